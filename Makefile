@@ -1,0 +1,18 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv if needed.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test clean-demo
+
+setup:
+	@bash scripts/setup_env.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	@$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf work_dirs/demo

@@ -1,0 +1,1 @@
+"""samrs_mm.models.decode_heads."""

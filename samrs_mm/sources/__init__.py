@@ -1,0 +1,1 @@
+"""samrs_mm.sources."""

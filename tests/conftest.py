@@ -1,0 +1,46 @@
+"""Shared pytest fixtures: repository paths, the real sample data, subprocess helpers."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# Real sample imagery lives beside the repository, never inside it (see ../shared/data/README.md).
+SHARED_DATA = osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data'))
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    """Absolute path of the repository root."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def shared_data():
+    """Path of ``../shared/data``; skips the test when the folder is not there."""
+    if not osp.isdir(SHARED_DATA):
+        pytest.skip(f'real sample data not found at {SHARED_DATA} (see ../shared/data/README.md)')
+    return SHARED_DATA
+
+
+def run_tool(args, cwd=REPO_ROOT, env=None, timeout=900, check=True):
+    """Run a command with this interpreter's environment; return the CompletedProcess.
+
+    ``args`` starting with a ``.py`` file run under the current interpreter; shell scripts
+    run under bash with the interpreter's directory first on PATH (as ``make`` does).
+    """
+    full_env = dict(os.environ)
+    full_env['PATH'] = osp.dirname(sys.executable) + os.pathsep + full_env.get('PATH', '')
+    full_env.setdefault('PYTHONHASHSEED', '0')
+    full_env.update(env or {})
+    if args[0].endswith('.py'):
+        args = [sys.executable] + list(args)
+    elif args[0].endswith('.sh'):
+        args = ['bash'] + list(args)
+    proc = subprocess.run(args, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'command failed ({proc.returncode}): {" ".join(map(str, args))}\n'
+                             f'--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
+    return proc
