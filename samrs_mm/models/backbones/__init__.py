@@ -1,1 +1,1 @@
-"""samrs_mm.models.backbones."""
+"""Backbones of the SAMRS paper that mmseg lacks (registered in ``mmseg.registry.MODELS``)."""

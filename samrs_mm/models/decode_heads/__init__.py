@@ -1,1 +1,1 @@
-"""samrs_mm.models.decode_heads."""
+"""Decode heads for multi-source pre-training and the paper's UNet variant."""
