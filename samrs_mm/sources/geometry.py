@@ -1,0 +1,191 @@
+"""Box conversions between quadrilaterals, rotated boxes and horizontal boxes (numpy only).
+
+All functions follow the conventions of :mod:`samrs_mm.sources.record` and accept any number
+of leading batch dimensions:
+
+* ``hbox``: ``[..., 4]`` = ``(x1, y1, x2, y2)``.
+* ``rbox``: ``[..., 5]`` = ``(cx, cy, w, h, theta)``, ``theta`` in radians from the image
+  x-axis to the width side, positive clockwise on screen (image y points down).
+  Normalised boxes follow mmrotate's ``le90``: ``w >= h`` and ``theta`` in ``[-pi/2, pi/2)``.
+* ``quad``: ``[..., 4, 2]`` corner points. Quads produced here start at the corner that is
+  top-left for ``theta = 0`` and run clockwise on screen, like DOTA's labels.
+
+Nothing here imports torch, OpenCV or mmrotate, so every stage (readers, split, SAM prompts)
+can use it cheaply on whole arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    'normalize_angle_le90', 'quad_to_rbox', 'rbox_to_quad', 'quad_to_hbox', 'rbox_to_hbox',
+    'hbox_to_quad', 'hbox_to_rbox', 'polygon_to_hbox', 'polygon_area', 'rbox_area',
+    'hbox_area',
+]
+
+# The six point pairs of a quadrilateral: its four edges and two diagonals. The minimum-area
+# enclosing rectangle of a convex hull has a side collinear with a hull edge, and every hull
+# edge of 4 points is one of these pairs, so minimising over all six finds it whatever the
+# point order or convexity.
+_PAIRS_I = np.array([0, 1, 2, 3, 0, 1])
+_PAIRS_J = np.array([1, 2, 3, 0, 2, 3])
+
+# Relative tolerance under which a box counts as a square (w == h up to rounding).
+_SQUARE_RTOL = 1e-9
+
+
+def _as_float(array, last_shape, name):
+    """Return ``array`` as float64 and check its trailing shape."""
+    arr = np.asarray(array, dtype=np.float64)
+    if arr.shape[arr.ndim - len(last_shape):] != tuple(last_shape) or arr.ndim < len(last_shape):
+        raise ValueError(f'{name} must have shape [..., {", ".join(map(str, last_shape))}], '
+                         f'got {arr.shape}')
+    return arr
+
+
+def normalize_angle_le90(rbox) -> np.ndarray:
+    """Bring rotated boxes to mmrotate's ``le90`` form: ``w >= h``, ``theta`` in ``[-pi/2, pi/2)``.
+
+    Where ``h > w`` the sides are swapped and ``theta`` turned by ``pi/2`` (the same box).
+    For squares (``w == h`` up to rounding) every quarter turn describes the same box, so the
+    angle is further reduced to ``[-pi/4, pi/4)`` to make the result unique and keep an
+    axis-aligned square at ``theta = 0``.
+    """
+    rbox = _as_float(rbox, (5,), 'rbox')
+    out = rbox.copy()
+    w, h, t = rbox[..., 2], rbox[..., 3], rbox[..., 4]
+    swap = h > w
+    out[..., 2] = np.where(swap, h, w)
+    out[..., 3] = np.where(swap, w, h)
+    t = np.where(swap, t + np.pi / 2, t)
+    t = np.mod(t + np.pi / 2, np.pi) - np.pi / 2
+    square = np.abs(w - h) <= _SQUARE_RTOL * np.maximum(np.abs(w), np.abs(h))
+    t = np.where(square, np.mod(t + np.pi / 4, np.pi / 2) - np.pi / 4, t)
+    out[..., 4] = t
+    return out
+
+
+def quad_to_rbox(quad) -> np.ndarray:
+    """Minimum-area rotated rectangle around 4 points, ``[..., 4, 2] -> [..., 5]`` (le90).
+
+    For a true rectangle the result is that rectangle (up to float rounding); for a general
+    quadrilateral it is the smallest rectangle containing all four points, like
+    ``cv2.minAreaRect`` but vectorised. Four coincident points give a zero-size box.
+    """
+    quad = _as_float(quad, (4, 2), 'quad')
+    d = quad[..., _PAIRS_J, :] - quad[..., _PAIRS_I, :]  # [..., 6, 2]
+    length = np.hypot(d[..., 0], d[..., 1])
+    usable = length > 0
+    safe_len = np.where(usable, length, 1.0)
+    u = np.where(usable[..., None], d / safe_len[..., None], np.array([1.0, 0.0]))
+    n = np.stack([-u[..., 1], u[..., 0]], axis=-1)
+    # Projections of the 4 points on each candidate axis pair: [..., 6, 4].
+    pu = np.einsum('...pk,...ck->...cp', quad, u)
+    pn = np.einsum('...pk,...ck->...cp', quad, n)
+    extent_u = pu.max(-1) - pu.min(-1)
+    extent_n = pn.max(-1) - pn.min(-1)
+    area = np.where(usable, extent_u * extent_n, np.inf)
+    # All points equal: every candidate unusable, fall back to the x-axis (index 0).
+    best = np.argmin(area, axis=-1)[..., None]
+
+    def pick(values):
+        return np.take_along_axis(values, best, axis=-1)[..., 0]
+
+    mid_u = pick((pu.max(-1) + pu.min(-1)) / 2)
+    mid_n = pick((pn.max(-1) + pn.min(-1)) / 2)
+    ux = np.take_along_axis(u[..., 0], best, axis=-1)[..., 0]
+    uy = np.take_along_axis(u[..., 1], best, axis=-1)[..., 0]
+    # Back from the (u, n) frame to image coordinates; n = (-uy, ux).
+    cx = mid_u * ux - mid_n * uy
+    cy = mid_u * uy + mid_n * ux
+    rbox = np.stack([cx, cy, pick(extent_u), pick(extent_n), np.arctan2(uy, ux)], axis=-1)
+    return normalize_angle_le90(rbox)
+
+
+def rbox_to_quad(rbox) -> np.ndarray:
+    """Corner points of rotated boxes, ``[..., 5] -> [..., 4, 2]``.
+
+    Order: the corner at ``-w/2, -h/2`` in the box frame first (top-left when
+    ``theta = 0``), then clockwise on screen, as in DOTA labels.
+    """
+    rbox = _as_float(rbox, (5,), 'rbox')
+    cx, cy, w, h, t = np.moveaxis(rbox, -1, 0)
+    cos, sin = np.cos(t), np.sin(t)
+    # Half-width vector along the box's width side, half-height vector along its height side.
+    wx, wy = w / 2 * cos, w / 2 * sin
+    hx, hy = -h / 2 * sin, h / 2 * cos
+    xs = np.stack([cx - wx - hx, cx + wx - hx, cx + wx + hx, cx - wx + hx], axis=-1)
+    ys = np.stack([cy - wy - hy, cy + wy - hy, cy + wy + hy, cy - wy + hy], axis=-1)
+    return np.stack([xs, ys], axis=-1)
+
+
+def polygon_to_hbox(points) -> np.ndarray:
+    """Tight horizontal box of polygons, ``[..., N, 2] -> [..., 4]``.
+
+    A flat ``[x0, y0, x1, y1, ...]`` list (COCO polygon) is accepted too.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim == 1:
+        if pts.size % 2 or pts.size == 0:
+            raise ValueError(f'a flat polygon needs an even, non-zero number of values, got {pts.size}')
+        pts = pts.reshape(-1, 2)
+    if pts.ndim < 2 or pts.shape[-1] != 2 or pts.shape[-2] == 0:
+        raise ValueError(f'polygon must have shape [..., N, 2] with N > 0, got {pts.shape}')
+    return np.concatenate([pts.min(axis=-2), pts.max(axis=-2)], axis=-1)
+
+
+def quad_to_hbox(quad) -> np.ndarray:
+    """Tight horizontal box of quadrilaterals (min/max of all 4 points), ``[..., 4, 2] -> [..., 4]``."""
+    return polygon_to_hbox(_as_float(quad, (4, 2), 'quad'))
+
+
+def rbox_to_hbox(rbox) -> np.ndarray:
+    """Minimum horizontal rectangle around rotated boxes, ``[..., 5] -> [..., 4]``.
+
+    This is the paper's RH-Box prompt. Closed form, equal to ``quad_to_hbox(rbox_to_quad(r))``.
+    """
+    rbox = _as_float(rbox, (5,), 'rbox')
+    cx, cy, w, h, t = np.moveaxis(rbox, -1, 0)
+    cos, sin = np.abs(np.cos(t)), np.abs(np.sin(t))
+    half_x = (w * cos + h * sin) / 2
+    half_y = (w * sin + h * cos) / 2
+    return np.stack([cx - half_x, cy - half_y, cx + half_x, cy + half_y], axis=-1)
+
+
+def hbox_to_quad(hbox) -> np.ndarray:
+    """Corners of horizontal boxes, ``[..., 4] -> [..., 4, 2]``: top-left first, clockwise."""
+    hbox = _as_float(hbox, (4,), 'hbox')
+    x1, y1, x2, y2 = np.moveaxis(hbox, -1, 0)
+    xs = np.stack([x1, x2, x2, x1], axis=-1)
+    ys = np.stack([y1, y1, y2, y2], axis=-1)
+    return np.stack([xs, ys], axis=-1)
+
+
+def hbox_to_rbox(hbox) -> np.ndarray:
+    """Horizontal boxes as rotated boxes (le90), ``[..., 4] -> [..., 5]``.
+
+    A box taller than wide becomes ``w``/``h`` swapped with ``theta = -pi/2``.
+    """
+    hbox = _as_float(hbox, (4,), 'hbox')
+    x1, y1, x2, y2 = np.moveaxis(hbox, -1, 0)
+    rbox = np.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1, np.zeros_like(x1)], axis=-1)
+    return normalize_angle_le90(rbox)
+
+
+def polygon_area(points) -> np.ndarray:
+    """Unsigned shoelace area of polygons, ``[..., N, 2] -> [...]``."""
+    pts = np.asarray(points, dtype=np.float64)
+    x, y = pts[..., 0], pts[..., 1]
+    return np.abs(np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)) / 2
+
+
+def rbox_area(rbox) -> np.ndarray:
+    """Area ``w * h`` of rotated boxes, ``[..., 5] -> [...]``."""
+    rbox = _as_float(rbox, (5,), 'rbox')
+    return rbox[..., 2] * rbox[..., 3]
+
+
+def hbox_area(hbox) -> np.ndarray:
+    """Area of horizontal boxes (0 for inverted ones), ``[..., 4] -> [...]``."""
+    hbox = _as_float(hbox, (4,), 'hbox')
+    return np.clip(hbox[..., 2] - hbox[..., 0], 0, None) * np.clip(hbox[..., 3] - hbox[..., 1], 0, None)

@@ -1,0 +1,151 @@
+"""Property tests for the box conversions of samrs_mm.sources.geometry."""
+import cv2
+import numpy as np
+import pytest
+
+from samrs_mm.sources import geometry as G
+
+
+def _random_rboxes(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.stack([
+        rng.uniform(-50, 500, n), rng.uniform(-50, 500, n),
+        rng.uniform(0.5, 200, n), rng.uniform(0.5, 200, n),
+        rng.uniform(-3 * np.pi, 3 * np.pi, n)], axis=-1)
+
+
+def _same_corner_set(q1, q2, atol=1e-7):
+    """True when two [4, 2] quads have the same corners, in any cyclic order."""
+    return any(np.allclose(np.roll(q1, k, axis=0), q2, atol=atol) for k in range(4))
+
+
+def test_axis_aligned_rectangle_exact():
+    quad = np.array([[10., 20.], [50., 20.], [50., 30.], [10., 30.]])
+    np.testing.assert_allclose(G.quad_to_rbox(quad), [30, 25, 40, 10, 0], atol=1e-12)
+    np.testing.assert_array_equal(G.quad_to_hbox(quad), [10, 20, 50, 30])
+    np.testing.assert_array_equal(G.hbox_to_quad([10, 20, 50, 30]), quad)
+    np.testing.assert_array_equal(G.hbox_to_rbox([10, 20, 50, 30]), [30, 25, 40, 10, 0])
+
+
+def test_tall_hbox_becomes_le90_long_edge():
+    # Taller than wide: le90 puts the long side first and turns by -pi/2.
+    np.testing.assert_allclose(G.hbox_to_rbox([0, 0, 2, 6]), [1, 3, 6, 2, -np.pi / 2])
+    quad = G.rbox_to_quad(G.hbox_to_rbox([0, 0, 2, 6]))
+    assert _same_corner_set(quad, G.hbox_to_quad([0, 0, 2, 6]))
+
+
+def test_angle_sign_is_clockwise_on_screen():
+    # theta = +pi/6: the width side points right and DOWN on screen (image y grows downward).
+    quad = G.rbox_to_quad([0, 0, 2, 0, np.pi / 6])
+    first, second = quad[0], quad[1]
+    direction = second - first
+    assert direction[0] > 0 and direction[1] > 0
+    np.testing.assert_allclose(np.arctan2(direction[1], direction[0]), np.pi / 6)
+
+
+def test_quad_order_top_left_first_clockwise():
+    quad = G.rbox_to_quad([5, 5, 4, 2, 0])
+    np.testing.assert_allclose(quad, [[3, 4], [7, 4], [7, 6], [3, 6]])
+    # Clockwise on screen = positive signed shoelace area with y pointing down.
+    x, y = quad[:, 0], quad[:, 1]
+    assert np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) > 0
+
+
+def test_normalize_le90_ranges_and_idempotent():
+    r = G.normalize_angle_le90(_random_rboxes(2000))
+    assert np.all(r[:, 2] >= r[:, 3])
+    assert np.all(r[:, 4] >= -np.pi / 2) and np.all(r[:, 4] < np.pi / 2)
+    np.testing.assert_allclose(G.normalize_angle_le90(r), r, atol=1e-12)
+
+
+def test_normalize_keeps_the_same_box():
+    raw = _random_rboxes(500, seed=1)
+    norm = G.normalize_angle_le90(raw)
+    for a, b in zip(G.rbox_to_quad(raw), G.rbox_to_quad(norm)):
+        assert _same_corner_set(a, b, atol=1e-6)
+
+
+def test_square_angle_unique():
+    r = G.normalize_angle_le90([[0, 0, 3, 3, np.pi / 2], [0, 0, 3, 3, -np.pi / 2], [0, 0, 3, 3, 0.1 + np.pi]])
+    np.testing.assert_allclose(r[:, 4], [0, 0, 0.1], atol=1e-12)
+
+
+def test_rbox_quad_round_trip():
+    r = G.normalize_angle_le90(_random_rboxes(2000, seed=2))
+    back = G.quad_to_rbox(G.rbox_to_quad(r))
+    # Compare as boxes: angle is only defined modulo pi, so compare corners.
+    np.testing.assert_allclose(back[:, :4], r[:, :4], atol=1e-6)
+    for a, b in zip(G.rbox_to_quad(back), G.rbox_to_quad(r)):
+        assert _same_corner_set(a, b, atol=1e-6)
+
+
+def test_quad_round_trip_from_shuffled_corner_order():
+    r = G.normalize_angle_le90(_random_rboxes(200, seed=3))
+    quads = G.rbox_to_quad(r)
+    # Counter-clockwise order and a different start corner describe the same rectangle.
+    reordered = quads[:, [2, 1, 0, 3]]
+    np.testing.assert_allclose(G.quad_to_rbox(reordered)[:, :4], r[:, :4], atol=1e-6)
+
+
+def test_quad_to_rbox_matches_opencv_min_area_rect():
+    pts = np.random.default_rng(4).uniform(0, 300, (500, 4, 2))
+    ours = G.quad_to_rbox(pts)
+    for p, r in zip(pts, ours):
+        # Same minimal area as OpenCV (float32 inside); the rectangle itself can differ on ties.
+        _, (w, h), _ = cv2.minAreaRect(p.astype(np.float32))
+        assert r[2] * r[3] == pytest.approx(w * h, rel=1e-4, abs=1e-2)
+        # The rectangle contains every point (up to rounding).
+        local = (p - r[:2]) @ np.array([[np.cos(r[4]), -np.sin(r[4])], [np.sin(r[4]), np.cos(r[4])]])
+        assert np.all(np.abs(local[:, 0]) <= r[2] / 2 + 1e-6)
+        assert np.all(np.abs(local[:, 1]) <= r[3] / 2 + 1e-6)
+
+
+def test_rbox_to_hbox_closed_form_equals_corner_hull():
+    r = _random_rboxes(1000, seed=5)
+    np.testing.assert_allclose(G.rbox_to_hbox(r), G.quad_to_hbox(G.rbox_to_quad(r)), atol=1e-9)
+
+
+def test_rh_box_of_45_degree_square():
+    # A 2x2 square turned 45 degrees: its horizontal hull is sqrt(2) on each side of the centre.
+    s = np.sqrt(2)
+    np.testing.assert_allclose(G.rbox_to_hbox([10, 10, 2, 2, np.pi / 4]), [10 - s, 10 - s, 10 + s, 10 + s])
+
+
+def test_batch_dims_preserved():
+    r = _random_rboxes(24).reshape(2, 3, 4, 5)
+    assert G.rbox_to_quad(r).shape == (2, 3, 4, 4, 2)
+    assert G.quad_to_rbox(G.rbox_to_quad(r)).shape == (2, 3, 4, 5)
+    assert G.rbox_to_hbox(r).shape == (2, 3, 4, 4)
+    assert G.hbox_to_rbox(G.rbox_to_hbox(r)).shape == (2, 3, 4, 5)
+    assert G.hbox_to_quad(np.zeros((7, 4))).shape == (7, 4, 2)
+    assert G.quad_to_rbox(np.zeros((0, 4, 2))).shape == (0, 5)
+
+
+def test_non_rectangular_quad_hbox_uses_all_points():
+    # DOTA-style quad whose corner 1 / corner 3 are NOT the extreme points.
+    quad = np.array([[5., 0.], [10., 5.], [5., 10.], [0., 5.]])
+    np.testing.assert_array_equal(G.quad_to_hbox(quad), [0, 0, 10, 10])
+
+
+def test_degenerate_quads():
+    same = G.quad_to_rbox(np.full((4, 2), 3.0))
+    np.testing.assert_allclose(same, [3, 3, 0, 0, 0])
+    segment = G.quad_to_rbox([[0, 0], [4, 0], [4, 0], [0, 0]])
+    np.testing.assert_allclose(segment, [2, 0, 4, 0, 0], atol=1e-12)
+
+
+def test_polygon_helpers():
+    flat = [0, 0, 4, 0, 4, 3, 0, 3]
+    np.testing.assert_array_equal(G.polygon_to_hbox(flat), [0, 0, 4, 3])
+    assert G.polygon_area(np.reshape(flat, (4, 2))) == 12
+    assert G.rbox_area([0, 0, 4, 3, 1.0]) == 12
+    assert G.hbox_area([0, 0, 4, 3]) == 12
+    with pytest.raises(ValueError, match='even'):
+        G.polygon_to_hbox([1, 2, 3])
+
+
+def test_shape_errors_are_clear():
+    with pytest.raises(ValueError, match=r'rbox must have shape \[\.\.\., 5\]'):
+        G.rbox_to_quad(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match='quad must have shape'):
+        G.quad_to_rbox(np.zeros((3, 8)))
