@@ -56,6 +56,9 @@ class ImageRecord:
     ann_path: str = ''
     # Georeference of GeoTIFF inputs ({'crs': ..., 'transform': ...}); None otherwise.
     georef: Optional[Dict[str, Any]] = None
+    # Source-specific extras: DOTA header ('imagesource', 'gsd'), patch origin of split
+    # images ('patch': {...}), lenient-mode 'skip_reason' / 'error' of an unusable image, ...
+    meta: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:

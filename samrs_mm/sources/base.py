@@ -1,0 +1,253 @@
+"""The common shape of every reader: a lazy, indexable sequence of ImageRecords.
+
+Readers list their files up front (a directory scan, cheap) and parse one image's annotation
+only when it is indexed, so a shard of a 10^5-image dataset parses only its own files.
+They share the strict / lenient behaviour implemented here:
+
+* strict (default): the first bad object or image raises :class:`AnnotationError`
+  naming file and line;
+* ``skip_unknown=True``: objects of classes outside the class list are skipped and counted
+  (``stats.unknown_classes``), other errors still raise;
+* ``lenient=True``: every bad object is skipped and counted; an image that cannot be used
+  at all (empty or unparsable file, missing image) is returned with no instances and
+  ``meta['skip_reason']`` set, and counted. :meth:`DetectionSource.records` yields only
+  the usable images.
+
+``stats`` (a :class:`ReadStats`) counts each image once, however often it is indexed.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Sequence
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from . import geometry as G
+from .class_maps import ClassListArg, ClassMapper, build_class_mapper
+from .errors import AnnotationError, ReadStats
+from .image_io import ImageIndex
+from .record import ImageRecord, Instance
+
+
+def read_split_file(path: str) -> List[str]:
+    """Image stems listed one per line in a split file (DIOR ``ImageSets/Main/train.txt`` style)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'split file not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        stems = [osp.splitext(line.strip())[0] for line in f]
+    return [s for s in stems if s]
+
+
+class DetectionSource(Sequence):
+    """Base class of the readers; subclasses implement ``_index`` and ``_read``.
+
+    Args:
+        class_list: ``'sota'`` / ``'sior'`` / ``'fast'``, a sequence of class names, or None
+            for the reader's default.
+        class_map: extra ``{source name: target name}`` entries for the class table.
+        skip_unknown: skip (and count) objects whose class is not in the list.
+        lenient: skip (and count) every bad object or image instead of raising.
+        allow_empty: an annotation file with no objects gives a record with no instances
+            instead of an ``'empty'`` error.
+        check_images: require the image file to exist (its size is read from it where the
+            annotation does not give one).
+    """
+
+    name = 'base'
+    default_class_list: ClassListArg = None
+
+    def __init__(self, class_list: ClassListArg = None,
+                 class_map: Optional[Mapping[str, str]] = None, skip_unknown: bool = False,
+                 lenient: bool = False, allow_empty: bool = False, check_images: bool = True):
+        self.class_list = class_list
+        self.class_map = dict(class_map or {})
+        self.skip_unknown = skip_unknown
+        self.lenient = lenient
+        self.allow_empty = allow_empty
+        self.check_images = check_images
+        self.stats = ReadStats(self.name)
+        self._counted = set()
+        self._mapper: Optional[ClassMapper] = None
+        self._items: List[Any] = list(self._index())
+
+    # ---- to implement -------------------------------------------------------------------
+    def _index(self) -> List[Any]:
+        """List the images (one opaque item per image); must not parse annotations."""
+        raise NotImplementedError
+
+    def _read(self, item: Any, stats: ReadStats) -> ImageRecord:
+        """Parse one item into a record; report skips into ``stats``."""
+        raise NotImplementedError
+
+    def _item_paths(self, item: Any) -> Tuple[str, str]:
+        """``(image_path, ann_path)`` of an item, for the placeholder of a skipped image."""
+        return item.image_path, item.ann_path
+
+    # ---- sequence protocol ----------------------------------------------------------------
+    @property
+    def mapper(self) -> ClassMapper:
+        """Class-name mapper of this reader (built on first use)."""
+        if self._mapper is None:
+            self._mapper = self._build_mapper()
+        return self._mapper
+
+    def _build_mapper(self) -> ClassMapper:
+        return build_class_mapper(self.name, self.class_list, self.default_class_list,
+                                  self.class_map)
+
+    @property
+    def classes(self) -> Tuple[str, ...]:
+        """Class names in label order; ``Instance.class_index`` indexes this tuple."""
+        return self.mapper.classes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        record, _ = self.read_with_stats(index)
+        return record
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def read_with_stats(self, index: int) -> Tuple[ImageRecord, ReadStats]:
+        """Record ``index`` and the stats of reading it alone (for worker processes)."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f'{self.name} source has {len(self)} images, index {index}')
+        index %= len(self)
+        item = self._items[index]
+        local = ReadStats(self.name)
+        try:
+            record = self._read(item, local)
+        except AnnotationError as exc:
+            if not self.lenient:
+                raise
+            local.skip_image(exc)
+            image_path, ann_path = self._item_paths(item)
+            record = ImageRecord(image_path=image_path, width=0, height=0, source=self.name,
+                                 ann_path=ann_path,
+                                 meta=dict(skip_reason=exc.reason, error=str(exc)))
+        else:
+            local.images += 1
+            local.instances += len(record.instances)
+        if index not in self._counted:
+            self._counted.add(index)
+            self.stats.merge(local)
+        return record, local
+
+    def records(self) -> Iterator[ImageRecord]:
+        """Iterate over usable records only (lenient mode drops skipped images here)."""
+        for record in self:
+            if 'skip_reason' not in record.meta:
+                yield record
+
+    def summary(self) -> str:
+        """Summary of what has been read so far (see :class:`ReadStats`)."""
+        return self.stats.summary()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({len(self)} images, lenient={self.lenient})'
+
+    # ---- helpers for subclasses ------------------------------------------------------------
+    def _handle_object_error(self, exc: AnnotationError, stats: ReadStats) -> None:
+        """Raise in strict mode; count the skip in lenient / skip-unknown mode."""
+        if exc.reason == 'unknown-class' and (self.skip_unknown or self.lenient):
+            stats.unknown_classes[exc.class_name] += 1
+            stats.skip_instance(exc)
+            return
+        if not self.lenient:
+            raise exc
+        stats.skip_instance(exc)
+
+    def _class_index(self, name: str, path: str, line: Optional[int] = None,
+                     where: str = '') -> int:
+        """Index of ``name`` in the class list, or an ``'unknown-class'`` AnnotationError."""
+        index = self.mapper.index(name)
+        if index is None:
+            exc = AnnotationError(
+                f'unknown class {name!r} (not in the {len(self.classes)}-class list and not in '
+                f'the {self.name} table; pass skip_unknown=True to skip it, or class_map to map it)',
+                path, line, reason='unknown-class', where=where, class_name=name)
+            raise exc
+        return index
+
+    def _empty_check(self, instances: List[Instance], n_objects: int, path: str) -> None:
+        """Raise ``'empty'`` for a file without any object unless ``allow_empty``."""
+        if n_objects == 0 and not self.allow_empty:
+            raise AnnotationError('annotation file has no objects (pass allow_empty=True to '
+                                  'keep such images)', path, reason='empty')
+
+    def _image_path(self, images: ImageIndex, stem: str, ann_path: str,
+                    file_name: Optional[str] = None) -> str:
+        """Resolve the image of an annotation; missing image is an error when ``check_images``."""
+        path = images.lookup(stem, file_name)
+        if path is None:
+            if self.check_images:
+                raise AnnotationError(
+                    f'no image for this annotation (looked for {images.expected_path(stem, file_name)})',
+                    ann_path, reason='missing-image')
+            path = images.expected_path(stem, file_name).replace('.*', '.png')
+        return path
+
+
+def parse_float(token: str, path: str, line: Optional[int], what: str, where: str = '') -> float:
+    """``float(token)`` or a ``'non-numeric'`` AnnotationError naming the field."""
+    try:
+        return float(token)
+    except (TypeError, ValueError):
+        raise AnnotationError(f'non-numeric {what}: {token!r}', path, line, reason='non-numeric',
+                              where=where) from None
+
+
+def build_instance(class_name: str, class_index: int, path: str, line: Optional[int] = None,
+                   *, hbox=None, quad=None, rbox=None, difficult: bool = False,
+                   mask: Optional[dict] = None, width: int = 0, height: int = 0,
+                   where: str = '') -> Instance:
+    """Validate the geometry of one object and fill in the boxes it implies.
+
+    From a ``quad`` the hbox is its hull and the rbox its minimum-area rectangle; from an
+    ``rbox`` the quad is its corners and (unless given) the hbox its horizontal hull. A
+    given ``hbox`` is kept as it is. Raises ``'degenerate'`` for NaN / infinite values or a
+    zero-area shape and ``'outside-image'`` when the object does not overlap the image
+    (``width`` / ``height`` > 0). Objects that only partly leave the image are kept
+    unchanged: DOTA-style labels routinely run a few pixels past the border.
+    """
+    values = [np.asarray(v, dtype=np.float64) for v in (hbox, quad, rbox) if v is not None]
+    if not values:
+        raise ValueError('build_instance needs a hbox, quad or rbox')
+    if not all(np.all(np.isfinite(v)) for v in values):
+        raise AnnotationError('NaN or infinite coordinate', path, line, reason='degenerate',
+                              where=where)
+    if quad is not None:
+        quad = np.asarray(quad, dtype=np.float64).reshape(4, 2)
+        if G.polygon_area(quad) <= 0:
+            raise AnnotationError(f'zero-area quadrilateral {quad.ravel().tolist()}', path, line,
+                                  reason='degenerate', where=where)
+        if rbox is None:
+            rbox = G.quad_to_rbox(quad)
+        if hbox is None:
+            hbox = G.quad_to_hbox(quad)
+    if rbox is not None:
+        rbox = G.normalize_angle_le90(np.asarray(rbox, dtype=np.float64).reshape(5))
+        if rbox[2] <= 0 or rbox[3] <= 0:
+            raise AnnotationError(f'zero-size rotated box {rbox.tolist()}', path, line,
+                                  reason='degenerate', where=where)
+        if quad is None:
+            quad = G.rbox_to_quad(rbox)
+        if hbox is None:
+            hbox = G.rbox_to_hbox(rbox)
+    hbox = np.asarray(hbox, dtype=np.float64).reshape(4)
+    if not (hbox[2] > hbox[0] and hbox[3] > hbox[1]):
+        raise AnnotationError(f'degenerate box {hbox.tolist()} (needs x2 > x1 and y2 > y1)', path,
+                              line, reason='degenerate', where=where)
+    if width > 0 and height > 0:
+        if hbox[2] <= 0 or hbox[3] <= 0 or hbox[0] >= width or hbox[1] >= height:
+            raise AnnotationError(f'box {hbox.tolist()} lies outside the {width}x{height} image',
+                                  path, line, reason='outside-image', where=where)
+    origin = f'{path}:{line}' if line is not None else (f'{path}#{where}' if where else path)
+    return Instance(class_name=class_name, hbox=hbox, class_index=class_index, rbox=rbox,
+                    quad=quad, difficult=bool(difficult), mask=mask, origin=origin)

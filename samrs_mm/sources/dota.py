@@ -1,0 +1,168 @@
+"""DOTA v1.0 / v1.5 / v2.0 ``labelTxt`` reader and writer.
+
+One text file per image (``labelTxt/P0706.txt`` beside ``images/P0706.png``)::
+
+    imagesource:GoogleEarth          optional header lines ``key:value``
+    gsd:0.255589285596
+    x1 y1 x2 y2 x3 y3 x4 y4 class difficult
+
+The quadrilateral is kept as given (``Instance.quad``); the horizontal box is the hull of all
+four points (not corners 1 and 3), the rotated box their minimum-area rectangle. The
+``difficult`` column may be missing (then 0); any non-zero value is difficult (the DOTA
+devkit writes 2 for objects cut by a patch border). Header values are kept in
+``ImageRecord.meta`` (``gsd`` as a float, None for ``null``).
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from collections import namedtuple
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+
+from .base import DetectionSource, build_instance, parse_float, read_split_file
+from .errors import AnnotationError, ReadStats
+from .image_io import ImageIndex, image_size
+from .record import ImageRecord, Instance
+from .registry import register_source
+
+_Item = namedtuple('_Item', 'stem ann_path')
+
+
+def _parse_header(line: str) -> Optional[tuple]:
+    """``(key, value)`` of a ``key:value`` header line, or None for an object line."""
+    if ':' not in line:
+        return None
+    key, _, value = line.partition(':')
+    key = key.strip()
+    if not key or ' ' in key:
+        return None
+    return key, value.strip()
+
+
+@register_source('dota')
+class DOTASource(DetectionSource):
+    """DOTA ``labelTxt`` reader (also reads the patches written by :mod:`.split`).
+
+    Args:
+        ann_dir: folder of ``*.txt`` label files.
+        img_dir: folder of images; default: ``images`` beside ``ann_dir``.
+        split_file: optional file listing the image stems to read, one per line.
+        **kwargs: see :class:`~samrs_mm.sources.base.DetectionSource` (``class_list``
+            defaults to ``'sota'``).
+    """
+
+    default_class_list = 'sota'
+
+    def __init__(self, ann_dir: str, img_dir: Optional[str] = None,
+                 split_file: Optional[str] = None, **kwargs):
+        if not osp.isdir(ann_dir):
+            raise FileNotFoundError(f'DOTA annotation folder not found: {ann_dir}')
+        self.ann_dir = ann_dir
+        if img_dir is None:
+            img_dir = osp.join(osp.dirname(osp.normpath(ann_dir)), 'images')
+        self.img_dir = img_dir
+        self.split_file = split_file
+        super().__init__(**kwargs)
+        self._images = ImageIndex(img_dir if osp.isdir(img_dir) or self.check_images else None)
+
+    def _index(self) -> List[_Item]:
+        stems = sorted(osp.splitext(f)[0] for f in os.listdir(self.ann_dir) if f.endswith('.txt'))
+        if self.split_file:
+            wanted = read_split_file(self.split_file)
+            have = set(stems)
+            missing = [s for s in wanted if s not in have]
+            if missing:
+                raise FileNotFoundError(
+                    f'{self.split_file}: {len(missing)} listed images have no label file in '
+                    f'{self.ann_dir}, e.g. {missing[:5]}')
+            stems = wanted
+        return [_Item(s, osp.join(self.ann_dir, s + '.txt')) for s in stems]
+
+    def _item_paths(self, item: _Item):
+        path = self._images.lookup(item.stem) or self._images.expected_path(item.stem)
+        return path, item.ann_path
+
+    def _read(self, item: _Item, stats: ReadStats) -> ImageRecord:
+        image_path = self._image_path(self._images, item.stem, item.ann_path)
+        width = height = 0
+        if osp.isfile(image_path):
+            width, height = image_size(image_path)
+        try:
+            with open(item.ann_path, encoding='utf-8') as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AnnotationError(f'cannot read label file ({exc})', item.ann_path,
+                                  reason='parse-error') from None
+        meta: Dict[str, object] = {}
+        instances: List[Instance] = []
+        n_objects = 0
+        for line_no, raw in enumerate(lines, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            header = _parse_header(text) if n_objects == 0 else None
+            if header is not None:
+                key, value = header
+                if key == 'gsd':
+                    try:
+                        value = float(value)
+                    except ValueError:
+                        value = None  # DOTA writes 'gsd:null' when unknown.
+                meta[key] = value
+                continue
+            n_objects += 1
+            try:
+                instances.append(self._parse_object(text, item.ann_path, line_no, width, height))
+            except AnnotationError as exc:
+                self._handle_object_error(exc, stats)
+        self._empty_check(instances, n_objects, item.ann_path)
+        return ImageRecord(image_path=image_path, width=width, height=height,
+                           instances=instances, source=self.name, ann_path=item.ann_path,
+                           meta=meta)
+
+    def _parse_object(self, text: str, path: str, line_no: int, width: int,
+                      height: int) -> Instance:
+        tokens = text.split()
+        if len(tokens) not in (9, 10):
+            raise AnnotationError(
+                f'expected "x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]" (9 or 10 fields), '
+                f'got {len(tokens)} fields: {text!r}', path, line_no, reason='malformed')
+        coords = [parse_float(t, path, line_no, f'coordinate #{i + 1}')
+                  for i, t in enumerate(tokens[:8])]
+        class_name = tokens[8]
+        difficult = 0
+        if len(tokens) == 10:
+            try:
+                difficult = int(tokens[9])
+            except ValueError:
+                raise AnnotationError(f'difficult flag must be an integer, got {tokens[9]!r}',
+                                      path, line_no, reason='malformed') from None
+        class_index = self._class_index(class_name, path, line_no)
+        return build_instance(class_name, class_index, path, line_no,
+                              quad=np.array(coords).reshape(4, 2), difficult=difficult != 0,
+                              width=width, height=height)
+
+
+def format_number(value: float) -> str:
+    """Shortest fixed-point text of a coordinate to 1/1000 pixel (``12.5``, ``824``)."""
+    text = f'{float(value):.3f}'.rstrip('0').rstrip('.')
+    return '0' if text in ('-0', '') else text
+
+
+def dota_lines(quads: Iterable, class_names: Sequence[str], difficult: Sequence[int],
+               header: Optional[Dict[str, object]] = None) -> List[str]:
+    """Lines of a DOTA label file: optional ``key:value`` header, then one line per object.
+
+    Class names must not contain whitespace (DOTA's format splits on it).
+    """
+    lines = []
+    for key, value in (header or {}).items():
+        lines.append(f'{key}:{"null" if value is None else value}')
+    for quad, name, diff in zip(quads, class_names, difficult):
+        if any(ch.isspace() for ch in name):
+            raise ValueError(f'class name {name!r} contains whitespace; DOTA labels cannot hold it')
+        coords = ' '.join(format_number(v) for v in np.asarray(quad, dtype=np.float64).reshape(8))
+        lines.append(f'{coords} {name} {int(diff)}')
+    return lines
