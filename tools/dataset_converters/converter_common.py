@@ -1,0 +1,327 @@
+"""Shared machinery of the fine-tuning dataset converters (Potsdam, iSAID).
+
+Both converters cut large tiles into overlapping square crops, map colour-coded labels to
+class indices, and must survive being interrupted: every file is written atomically, a
+finished tile leaves a small marker so a rerun skips it without decoding the tile again,
+and the output folder remembers the settings it was made with so a rerun with other
+settings cannot silently mix crops of two protocols.
+"""
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import os.path as osp
+import re
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+SETTINGS_FILE = '.conversion_settings.json'
+DONE_DIR = '.done'
+
+
+class ConversionError(Exception):
+    """Bad input for a converter; the message names the offending file."""
+
+
+# ----------------------------------------------------------------------------- windows
+def window_starts(length: int, size: int, stride: int) -> List[int]:
+    """Start offsets of a sliding window of ``size`` over ``length`` pixels.
+
+    Windows start every ``stride`` pixels; the last one is moved back so that it ends
+    exactly at the border (never outside, never a partial crop). A side shorter than the
+    window gets a single window at 0 (the caller pads). For a 6000-pixel Potsdam tile,
+    size 512 and stride 320 this gives 19 starts, hence 19 x 19 = 361 crops per tile.
+    """
+    if size <= 0 or stride <= 0:
+        raise ValueError(f'window size and stride must be positive, got {size} and {stride}')
+    if length <= size:
+        return [0]
+    count = math.ceil((length - size) / stride) + 1
+    return [min(i * stride, length - size) for i in range(count)]
+
+
+def crop_boxes(height: int, width: int, size: int, stride: int) -> List[Tuple[int, int, int, int]]:
+    """All ``(x0, y0, x1, y1)`` crop boxes of a ``height`` x ``width`` tile, row-major."""
+    return [(x0, y0, x0 + size, y0 + size)
+            for y0 in window_starts(height, size, stride)
+            for x0 in window_starts(width, size, stride)]
+
+
+def pad_to(array: np.ndarray, height: int, width: int, value: int) -> np.ndarray:
+    """Pad ``array`` at the bottom / right to at least ``height`` x ``width``."""
+    pad_h, pad_w = max(0, height - array.shape[0]), max(0, width - array.shape[1])
+    if pad_h == 0 and pad_w == 0:
+        return array
+    pads = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pads, mode='constant', constant_values=value)
+
+
+# ------------------------------------------------------------------------------ colours
+def rgb_codes(image_rgb: np.ndarray) -> np.ndarray:
+    """Pack an ``H x W x 3`` uint8 RGB image into one int32 code per pixel."""
+    image = image_rgb.astype(np.int32)
+    return (image[..., 0] << 16) | (image[..., 1] << 8) | image[..., 2]
+
+
+def colours_to_indices(image_rgb: np.ndarray, palette: Dict[Tuple[int, int, int], int],
+                       unknown_value: int) -> Tuple[np.ndarray, int]:
+    """Map an RGB label image to class indices through ``palette`` (colour -> index).
+
+    Returns the uint8 index map and the number of pixels whose colour is not in the
+    palette (they get ``unknown_value``).
+    """
+    codes = rgb_codes(image_rgb)
+    palette_codes = np.array([(r << 16) | (g << 8) | b for r, g, b in palette], np.int32)
+    values = np.array(list(palette.values()), np.uint8)
+    order = np.argsort(palette_codes)
+    palette_codes, values = palette_codes[order], values[order]
+    position = np.clip(np.searchsorted(palette_codes, codes), 0, len(palette_codes) - 1)
+    known = palette_codes[position] == codes
+    indices = np.where(known, values[position], np.uint8(unknown_value)).astype(np.uint8)
+    return indices, int((~known).sum())
+
+
+def unknown_colours(image_rgb: np.ndarray, palette: Dict[Tuple[int, int, int], int],
+                    limit: int = 3) -> List[Tuple[int, int, int]]:
+    """A few RGB colours of ``image_rgb`` that are not in ``palette`` (for error messages)."""
+    codes = np.unique(rgb_codes(image_rgb))
+    palette_codes = np.array([(r << 16) | (g << 8) | b for r, g, b in palette], np.int32)
+    odd = codes[~np.isin(codes, palette_codes)][:limit]
+    return [(int(c) >> 16 & 255, int(c) >> 8 & 255, int(c) & 255) for c in odd]
+
+
+# -------------------------------------------------------------------------------- input
+@dataclass(frozen=True)
+class FileRef:
+    """A file on disk, or a member of a zip archive (``member`` set)."""
+
+    path: str
+    member: Optional[str] = None
+
+    def __str__(self) -> str:
+        return f'{self.path}:{self.member}' if self.member else self.path
+
+    @property
+    def name(self) -> str:
+        """Base name of the file (of the member, for archives)."""
+        return osp.basename(self.member if self.member else self.path)
+
+    def read_bytes(self) -> bytes:
+        """The file's raw bytes."""
+        if self.member is None:
+            with open(self.path, 'rb') as handle:
+                return handle.read()
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(self.member)
+
+
+def decode_image(ref: FileRef, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """Decode an image file or archive member with OpenCV; clear error if it is not one."""
+    try:
+        data = np.frombuffer(ref.read_bytes(), np.uint8)
+    except (OSError, zipfile.BadZipFile, KeyError) as error:
+        raise ConversionError(f'{ref}: cannot read ({error})') from error
+    image = cv2.imdecode(data, flags)
+    if image is None:
+        raise ConversionError(f'{ref}: not a readable image')
+    return image
+
+
+def scan_inputs(root: str, name_pattern: 're.Pattern[str]') -> Iterator[FileRef]:
+    """Every file under ``root`` (plain or inside ``*.zip``) whose base name matches."""
+    if not osp.isdir(root):
+        raise ConversionError(f'{root}: input folder not found')
+    for folder, _, files in sorted(os.walk(root)):
+        for file_name in sorted(files):
+            path = osp.join(folder, file_name)
+            if file_name.lower().endswith('.zip'):
+                try:
+                    with zipfile.ZipFile(path) as archive:
+                        members = archive.namelist()
+                except zipfile.BadZipFile as error:
+                    raise ConversionError(f'{path}: not a valid zip archive ({error})') from error
+                for member in sorted(members):
+                    if not member.endswith('/') and name_pattern.fullmatch(osp.basename(member)):
+                        yield FileRef(path, member)
+            elif name_pattern.fullmatch(file_name):
+                yield FileRef(path)
+
+
+# ------------------------------------------------------------------------------- output
+def atomic_write_png(path: str, image: np.ndarray) -> None:
+    """Write a PNG so that ``path`` either does not exist or holds the complete file."""
+    ok, encoded = cv2.imencode('.png', image)
+    if not ok:
+        raise ConversionError(f'{path}: PNG encoding failed')
+    atomic_write_bytes(path, encoded.tobytes())
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to a side file (not matching ``*.png``) and rename it into place."""
+    partial = f'{path}.part{os.getpid()}'
+    with open(partial, 'wb') as handle:
+        handle.write(data)
+    os.replace(partial, path)
+
+
+def check_settings(out_dir: str, settings: dict, overwrite: bool) -> None:
+    """Refuse to resume into a folder converted with different settings; record ours."""
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, SETTINGS_FILE)
+    if osp.isfile(path) and not overwrite:
+        with open(path) as handle:
+            previous = json.load(handle)
+        if previous != settings:
+            changed = sorted(k for k in set(previous) | set(settings)
+                             if previous.get(k) != settings.get(k))
+            raise ConversionError(
+                f'{path}: {out_dir} was converted with other settings ({", ".join(changed)} '
+                f'differ: {({k: previous.get(k) for k in changed})} vs '
+                f'{({k: settings.get(k) for k in changed})}); use another output folder or '
+                '--overwrite')
+    atomic_write_bytes(path, json.dumps(settings, indent=2, sort_keys=True).encode())
+
+
+def done_marker(out_dir: str, split: str, key: str) -> str:
+    """Path of the marker a finished tile leaves behind."""
+    return osp.join(out_dir, DONE_DIR, split, f'{key}.json')
+
+
+def tile_is_done(out_dir: str, split: str, key: str) -> bool:
+    """True when the tile's marker exists and every crop it lists is on disk."""
+    marker = done_marker(out_dir, split, key)
+    if not osp.isfile(marker):
+        return False
+    try:
+        with open(marker) as handle:
+            outputs = json.load(handle)['outputs']
+    except (OSError, ValueError, KeyError):
+        return False
+    return all(osp.isfile(osp.join(out_dir, rel)) for rel in outputs)
+
+
+def mark_tile_done(out_dir: str, split: str, key: str, outputs: Sequence[str], stats: dict) -> None:
+    """Record that all ``outputs`` (paths relative to ``out_dir``) of a tile are written."""
+    marker = done_marker(out_dir, split, key)
+    os.makedirs(osp.dirname(marker), exist_ok=True)
+    atomic_write_bytes(marker, json.dumps(dict(outputs=list(outputs), **stats)).encode())
+
+
+def read_marker(out_dir: str, split: str, key: str) -> dict:
+    """The content of a finished tile's marker."""
+    with open(done_marker(out_dir, split, key)) as handle:
+        return json.load(handle)
+
+
+# ----------------------------------------------------------------------------- running
+@dataclass
+class TileResult:
+    """What one worker did with one tile."""
+
+    split: str
+    key: str
+    written: int = 0
+    existing: int = 0
+    skipped_tile: bool = False
+    unknown_pixels: int = 0
+    crops: int = 0
+    error: Optional[str] = None
+    extra: dict = field(default_factory=dict)
+
+
+def run_jobs(jobs: Sequence, worker: Callable[[object], TileResult], nproc: int,
+             desc: str) -> List[TileResult]:
+    """Run ``worker`` on every job in ``nproc`` processes with a progress bar.
+
+    Exceptions inside a job become the job's ``error`` (one bad tile never stops the
+    others); the caller reports them and exits non-zero.
+    """
+    results: List[TileResult] = []
+    progress = tqdm(total=len(jobs), desc=desc, unit='tile', dynamic_ncols=True,
+                    file=sys.stdout)
+    if nproc <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            results.append(_guarded(worker, job))
+            progress.update()
+    else:
+        context = multiprocessing.get_context('spawn' if sys.platform == 'darwin' else 'fork')
+        with context.Pool(min(nproc, len(jobs))) as pool:
+            for result in pool.imap_unordered(_GuardedWorker(worker), jobs):
+                results.append(result)
+                progress.update()
+    progress.close()
+    return sorted(results, key=lambda r: (r.split, r.key))
+
+
+class _GuardedWorker:
+    """Picklable wrapper turning a job's exception into its error message."""
+
+    def __init__(self, worker: Callable[[object], TileResult]) -> None:
+        self.worker = worker
+
+    def __call__(self, job) -> TileResult:
+        return _guarded(self.worker, job)
+
+
+def _guarded(worker: Callable[[object], TileResult], job) -> TileResult:
+    try:
+        return worker(job)
+    except ConversionError as error:
+        return TileResult(split=job.split, key=job.key, error=str(error))
+    except Exception as error:  # noqa: BLE001 - reported per tile, never swallowed
+        return TileResult(split=job.split, key=job.key,
+                          error=f'{job.describe()}: {type(error).__name__}: {error}')
+
+
+def summarise(results: Iterable[TileResult], out_dir: str, title: str,
+              warnings: Sequence[str] = ()) -> int:
+    """Print the end-of-run summary, write it as JSON; return the exit status."""
+    results = list(results)
+    per_split: Dict[str, Dict[str, int]] = {}
+    for result in results:
+        counts = per_split.setdefault(result.split, dict(tiles=0, crops=0, written=0, reused=0,
+                                                         failed=0, unknown_pixels=0))
+        counts['tiles'] += 1
+        if result.error:
+            counts['failed'] += 1
+            continue
+        counts['crops'] += result.crops
+        counts['written'] += result.written
+        counts['reused'] += result.crops - result.written
+        counts['unknown_pixels'] += result.unknown_pixels
+    failures = [r for r in results if r.error]
+    unknown = [r for r in results if r.unknown_pixels and not r.error]
+    print(f'\n{title}: summary (output: {out_dir})')
+    for split, counts in sorted(per_split.items()):
+        print(f'  {split:6s} {counts["tiles"]:5d} tiles -> {counts["crops"]:6d} crops '
+              f'({counts["written"]} written, {counts["reused"]} already there), '
+              f'{counts["failed"]} failed')
+    for result in unknown:
+        print(f'  note: {result.extra.get("label", result.key)}: {result.unknown_pixels} label '
+              'pixels of unknown colour were set to the ignore value')
+    for message in warnings:
+        print(f'  warning: {message}')
+    for result in failures:
+        print(f'  FAILED {result.split}/{result.key}: {result.error}')
+    summary = dict(splits=per_split, warnings=list(warnings),
+                   failures={f'{r.split}/{r.key}': r.error for r in failures})
+    atomic_write_bytes(osp.join(out_dir, 'conversion_summary.json'),
+                       json.dumps(summary, indent=2, sort_keys=True).encode())
+    if failures:
+        print(f'{len(failures)} tile(s) failed; rerun the same command after fixing them '
+              '(finished tiles are skipped).')
+        return 1
+    return 0
+
+
+def default_nproc() -> int:
+    """Worker processes used when ``--nproc`` is not given."""
+    return max(1, min(8, os.cpu_count() or 1))

@@ -1,0 +1,212 @@
+"""Convert the official iSAID release into 896 x 896 crops for fine-tuning.
+
+Input: the iSAID folder as downloaded (archives or their extracted contents, found
+recursively under each split folder)::
+
+    SRC/train/images/part1.zip ...            DOTA-v1.0 images P0000.png, ...
+    SRC/train/Semantic_masks/images.zip       P0000_instance_color_RGB.png, ... (class colours)
+    SRC/val/images/part1.zip ...
+    SRC/val/Semantic_masks/images.zip
+
+(``*_instance_id_RGB.png`` instance-id maps are not needed and are skipped.)
+
+Output (mmsegmentation's iSAID layout, so mmseg's own ``iSAIDDataset`` reads it too)::
+
+    OUT/img_dir/{train,val}/P0000_<y0>_<y1>_<x0>_<x1>.png
+    OUT/ann_dir/{train,val}/P0000_<y0>_<y1>_<x0>_<x1>_instance_color_RGB.png
+        0 background, 1 ship, 2 storage tank, ..., 15 harbor (mmseg's class order);
+        255 = ignore (padding of images smaller than a crop, unknown colours)
+
+The paper's crops are 896 x 896 with stride 512 (33,620 train / 11,533 val crops); images
+smaller than a crop are padded (image 0, label ignore). The official test labels are not
+public, so the paper (and this tool) evaluates on ``val``.
+
+Parallel, resumable (finished images are skipped, atomic writes), progress bar, summary;
+exits non-zero when an image failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import re
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from converter_common import (ConversionError, FileRef, TileResult,  # noqa: E402
+                              atomic_write_png, check_settings, colours_to_indices, crop_boxes,
+                              decode_image, default_nproc, mark_tile_done, pad_to, read_marker,
+                              run_jobs, scan_inputs, summarise, tile_is_done, unknown_colours)
+
+IGNORE_VALUE = 255
+# iSAID class colours (RGB) -> label value, in mmseg's iSAIDDataset class order.
+PALETTE: Dict[Tuple[int, int, int], int] = {
+    (0, 0, 0): 0,         # background
+    (0, 0, 63): 1,        # ship
+    (0, 63, 63): 2,       # storage tank
+    (0, 63, 0): 3,        # baseball diamond
+    (0, 63, 127): 4,      # tennis court
+    (0, 63, 191): 5,      # basketball court
+    (0, 63, 255): 6,      # ground track field
+    (0, 127, 63): 7,      # bridge
+    (0, 127, 127): 8,     # large vehicle
+    (0, 0, 127): 9,       # small vehicle
+    (0, 0, 191): 10,      # helicopter
+    (0, 0, 255): 11,      # swimming pool
+    (0, 191, 127): 12,    # roundabout
+    (0, 127, 191): 13,    # soccer ball field
+    (0, 127, 255): 14,    # plane
+    (0, 100, 155): 15,    # harbor
+}
+IMAGE_NAME = re.compile(r'(P\d+)\.png', re.IGNORECASE)
+LABEL_NAME = re.compile(r'(P\d+)_instance_color_RGB\.png', re.IGNORECASE)
+LABEL_SUFFIX = '_instance_color_RGB.png'
+
+
+@dataclass(frozen=True)
+class ISAIDJob:
+    """One iSAID image to crop."""
+
+    split: str
+    key: str
+    image: FileRef
+    label: FileRef
+    out_dir: str
+    crop_size: int
+    stride: int
+    strict: bool
+    overwrite: bool
+
+    def describe(self) -> str:
+        """The image's input files, for error messages."""
+        return f'{self.image} / {self.label}'
+
+
+def find_images(split_dir: str) -> Tuple[Dict[str, FileRef], Dict[str, FileRef]]:
+    """Map image ids (``P0000``) to their image and semantic colour label files."""
+    images: Dict[str, FileRef] = {}
+    labels: Dict[str, FileRef] = {}
+    for pattern, found in ((IMAGE_NAME, images), (LABEL_NAME, labels)):
+        for ref in scan_inputs(split_dir, pattern):
+            key = pattern.fullmatch(ref.name).group(1)
+            if key in found:
+                raise ConversionError(f'{key} found twice: {found[key]} and {ref}; keep one copy '
+                                      '(archive or extracted folder)')
+            found[key] = ref
+    return images, labels
+
+
+def read_image(job: ISAIDJob) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Decode one image: BGR image, label values, count of unknown label colours."""
+    image = decode_image(job.image, cv2.IMREAD_COLOR)  # DOTA has a few grey / RGBA images
+    label_bgr = decode_image(job.label, cv2.IMREAD_COLOR)
+    if label_bgr.shape[:2] != image.shape[:2]:
+        raise ConversionError(f'{job.label}: label size {label_bgr.shape[1]}x{label_bgr.shape[0]} '
+                              f'differs from image {job.image} size '
+                              f'{image.shape[1]}x{image.shape[0]}')
+    label_rgb = cv2.cvtColor(label_bgr, cv2.COLOR_BGR2RGB)
+    values, unknown = colours_to_indices(label_rgb, PALETTE, IGNORE_VALUE)
+    if unknown and job.strict:
+        raise ConversionError(f'{job.label}: {unknown} pixels have colours outside the iSAID '
+                              f'palette (e.g. RGB {unknown_colours(label_rgb, PALETTE)}); drop '
+                              '--strict to ignore them')
+    return image, values, unknown
+
+
+def convert_image(job: ISAIDJob) -> TileResult:
+    """Write every crop of one image (skipping those already written)."""
+    if not job.overwrite and tile_is_done(job.out_dir, job.split, job.key):
+        marker = read_marker(job.out_dir, job.split, job.key)
+        return TileResult(job.split, job.key, skipped_tile=True, crops=len(marker['outputs']) // 2,
+                          unknown_pixels=marker.get('unknown_pixels', 0),
+                          extra=dict(label=str(job.label)))
+    image, values, unknown = read_image(job)
+    image = pad_to(image, job.crop_size, job.crop_size, 0)
+    values = pad_to(values, job.crop_size, job.crop_size, IGNORE_VALUE)
+    height, width = values.shape
+    result = TileResult(job.split, job.key, unknown_pixels=unknown,
+                        extra=dict(label=str(job.label)))
+    outputs: List[str] = []
+    for x0, y0, x1, y1 in crop_boxes(height, width, job.crop_size, job.stride):
+        stem = f'{job.key}_{y0}_{y1}_{x0}_{x1}'
+        img_rel = osp.join('img_dir', job.split, stem + '.png')
+        ann_rel = osp.join('ann_dir', job.split, stem + LABEL_SUFFIX)
+        outputs += [img_rel, ann_rel]
+        result.crops += 1
+        img_path, ann_path = osp.join(job.out_dir, img_rel), osp.join(job.out_dir, ann_rel)
+        if not job.overwrite and osp.isfile(img_path) and osp.isfile(ann_path):
+            continue
+        atomic_write_png(img_path, image[y0:y1, x0:x1])
+        atomic_write_png(ann_path, values[y0:y1, x0:x1])
+        result.written += 1
+    mark_tile_done(job.out_dir, job.split, job.key, outputs, dict(unknown_pixels=unknown))
+    return result
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command line of the iSAID converter."""
+    parser = argparse.ArgumentParser(
+        description='Crop the iSAID release (DOTA images + semantic colour masks) for fine-tuning.')
+    parser.add_argument('src', help='iSAID folder with train/ and val/ (archives or extracted)')
+    parser.add_argument('-o', '--out-dir', default='data/iSAID', help='output folder')
+    parser.add_argument('--crop-size', type=int, default=896, help='crop side (paper: 896)')
+    parser.add_argument('--stride', type=int, default=512, help='crop stride (paper: 512)')
+    parser.add_argument('--splits', nargs='+', choices=['train', 'val'], default=['train', 'val'])
+    parser.add_argument('--nproc', type=int, default=default_nproc(), help='worker processes')
+    parser.add_argument('--strict', action='store_true',
+                        help='fail on label colours outside the iSAID palette instead of '
+                             'ignoring those pixels')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='rewrite crops that already exist (default: resume)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Convert; return the exit status."""
+    args = parse_args(argv)
+    jobs, warnings = [], []
+    try:
+        check_settings(args.out_dir, dict(dataset='isaid', crop_size=args.crop_size,
+                                          stride=args.stride,
+                                          label_values='0=background,1..15=iSAID classes,255=ignore'),
+                       args.overwrite)
+        for split in args.splits:
+            split_dir = osp.join(args.src, split)
+            if not osp.isdir(split_dir):
+                warnings.append(f'{split_dir} not found; split {split} skipped')
+                continue
+            images, labels = find_images(split_dir)
+            os.makedirs(osp.join(args.out_dir, 'img_dir', split), exist_ok=True)
+            os.makedirs(osp.join(args.out_dir, 'ann_dir', split), exist_ok=True)
+            unlabelled = sorted(set(images) - set(labels))
+            orphans = sorted(set(labels) - set(images))
+            if unlabelled:
+                warnings.append(f'{split}: {len(unlabelled)} image(s) without a '
+                                f'*{LABEL_SUFFIX} label were skipped: {unlabelled[:10]}')
+            if orphans:
+                warnings.append(f'{split}: {len(orphans)} label(s) without an image were '
+                                f'skipped: {orphans[:10]}')
+            for key in sorted(set(images) & set(labels)):
+                jobs.append(ISAIDJob(split, key, images[key], labels[key], args.out_dir,
+                                     args.crop_size, args.stride, args.strict, args.overwrite))
+    except ConversionError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    if not jobs:
+        print(f'error: no labelled iSAID image found under {args.src}/{{{",".join(args.splits)}}} '
+              f'(looked for P<id>.png and P<id>{LABEL_SUFFIX}, plain or in .zip)',
+              file=sys.stderr)
+        for message in warnings:
+            print(f'  warning: {message}', file=sys.stderr)
+        return 2
+    results = run_jobs(jobs, convert_image, args.nproc, 'isaid')
+    return summarise(results, args.out_dir, 'isaid', warnings)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
