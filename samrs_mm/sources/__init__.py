@@ -13,15 +13,22 @@ from . import geometry
 from .base import DetectionSource
 from .class_maps import ClassMapper, SOURCE_TO_SAMRS
 from .classes import FAST_CLASSES, IGNORE_INDEX, SAMRS_CLASS_LISTS, SIOR_CLASSES, SOTA_CLASSES
+from .coco import COCOSource
+from .dior import DIORSource
 from .dota import DOTASource
 from .errors import AnnotationError, ImageReadError, ReadStats
+from .fair1m import FAIR1MSource
+from .hrsc import HRSCSource
 from .image_io import load_image, read_georef
+from .isaid import ISAIDSource
 from .record import ImageRecord, Instance
 from .registry import SOURCES, build_source, register_source
+from .voc import VOCSource
 
 __all__ = [
     'geometry', 'DetectionSource', 'ClassMapper', 'SOURCE_TO_SAMRS', 'SAMRS_CLASS_LISTS',
     'SOTA_CLASSES', 'SIOR_CLASSES', 'FAST_CLASSES', 'IGNORE_INDEX', 'DOTASource',
+    'DIORSource', 'FAIR1MSource', 'HRSCSource', 'ISAIDSource', 'COCOSource', 'VOCSource',
     'AnnotationError', 'ImageReadError', 'ReadStats', 'load_image', 'read_georef',
     'ImageRecord', 'Instance', 'SOURCES', 'build_source', 'register_source',
 ]

@@ -20,7 +20,7 @@ import numpy as np
 __all__ = [
     'normalize_angle_le90', 'quad_to_rbox', 'rbox_to_quad', 'quad_to_hbox', 'rbox_to_hbox',
     'hbox_to_quad', 'hbox_to_rbox', 'polygon_to_hbox', 'polygon_area', 'rbox_area',
-    'hbox_area',
+    'hbox_area', 'convex_hull', 'points_to_rbox',
 ]
 
 # The six point pairs of a quadrilateral: its four edges and two diagonals. The minimum-area
@@ -189,3 +189,55 @@ def hbox_area(hbox) -> np.ndarray:
     """Area of horizontal boxes (0 for inverted ones), ``[..., 4] -> [...]``."""
     hbox = _as_float(hbox, (4,), 'hbox')
     return np.clip(hbox[..., 2] - hbox[..., 0], 0, None) * np.clip(hbox[..., 3] - hbox[..., 1], 0, None)
+
+
+def convex_hull(points) -> np.ndarray:
+    """Convex hull of one point set ``[N, 2] -> [M, 2]``, counter-clockwise in x-right/y-up terms.
+
+    Andrew's monotone chain; collinear points are dropped. Fewer than 3 distinct points are
+    returned as they are (deduplicated).
+    """
+    pts = np.unique(np.asarray(points, dtype=np.float64).reshape(-1, 2), axis=0)  # sorted by x, y
+    if len(pts) < 3:
+        return pts
+
+    def half(seq):
+        chain = []
+        for p in seq:
+            while len(chain) >= 2:
+                (ox, oy), (ax, ay) = chain[-2], chain[-1]
+                if (ax - ox) * (p[1] - oy) - (ay - oy) * (p[0] - ox) > 0:
+                    break
+                chain.pop()
+            chain.append((p[0], p[1]))
+        return chain
+
+    lower, upper = half(pts), half(pts[::-1])
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def points_to_rbox(points) -> np.ndarray:
+    """Minimum-area rotated rectangle around one point set, ``[N, 2] -> [5]`` (le90).
+
+    Checks every edge direction of the convex hull (rotating-calipers candidates), so it is
+    exact for any polygon or mask outline; single points / segments give zero-size boxes.
+    """
+    hull = convex_hull(points)
+    if len(hull) == 0:
+        raise ValueError('points_to_rbox needs at least one point')
+    if len(hull) == 1:
+        return np.array([hull[0, 0], hull[0, 1], 0.0, 0.0, 0.0])
+    d = np.roll(hull, -1, axis=0) - hull
+    length = np.hypot(d[:, 0], d[:, 1])
+    keep = length > 0
+    u = d[keep] / length[keep, None]
+    n = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+    pu, pn = u @ hull.T, n @ hull.T  # [edges, points]
+    area = (pu.max(1) - pu.min(1)) * (pn.max(1) - pn.min(1))
+    k = int(np.argmin(area))
+    mid_u = (pu[k].max() + pu[k].min()) / 2
+    mid_n = (pn[k].max() + pn[k].min()) / 2
+    ux, uy = u[k]
+    rbox = np.array([mid_u * ux - mid_n * uy, mid_u * uy + mid_n * ux,
+                     pu[k].max() - pu[k].min(), pn[k].max() - pn[k].min(), np.arctan2(uy, ux)])
+    return normalize_angle_le90(rbox)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -226,30 +226,40 @@ def load_image(record_or_path, stretch: Tuple[float, float] = DEFAULT_STRETCH,
 
 
 class ImageIndex:
-    """Maps image stems to files of one folder, built with a single directory scan.
+    """Maps image stems to files of one or more folders, built with one scan per folder.
 
     Looking up ``stem.<ext>`` with ``os.path.isfile`` for every extension of every image
     costs one ``stat`` each; on 10^5-image folders a single ``scandir`` is much cheaper.
+    With several folders (DIOR keeps trainval and test images apart) the first folder that
+    has a stem wins; within a folder the extension order of ``exts`` decides.
     """
 
-    def __init__(self, img_dir: Optional[str], exts: Sequence[str] = IMAGE_EXTENSIONS):
-        self.img_dir = img_dir
-        self._by_stem = {}
-        self._by_name = {}
+    def __init__(self, img_dir: Union[None, str, Sequence[str]],
+                 exts: Sequence[str] = IMAGE_EXTENSIONS):
         if img_dir is None:
-            return
-        if not osp.isdir(img_dir):
-            raise FileNotFoundError(f'image folder not found: {img_dir}')
+            self.img_dirs: List[str] = []
+        elif isinstance(img_dir, (str, os.PathLike)):
+            self.img_dirs = [os.fspath(img_dir)]
+        else:
+            self.img_dirs = [os.fspath(d) for d in img_dir]
+        self._by_stem: Dict[str, str] = {}
+        self._by_name: Dict[str, str] = {}
         rank = {ext: i for i, ext in enumerate(exts)}
-        with os.scandir(img_dir) as entries:
-            for entry in entries:
-                stem, ext = osp.splitext(entry.name)
-                if ext.lower() not in rank or not entry.is_file():
-                    continue
-                self._by_name[entry.name] = entry.path
-                best = self._by_stem.get(stem)
-                if best is None or rank[ext.lower()] < rank[osp.splitext(best)[1].lower()]:
-                    self._by_stem[stem] = entry.path
+        for folder in self.img_dirs:
+            if not osp.isdir(folder):
+                raise FileNotFoundError(f'image folder not found: {folder}')
+            by_stem: Dict[str, str] = {}
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    stem, ext = osp.splitext(entry.name)
+                    if ext.lower() not in rank or not entry.is_file():
+                        continue
+                    self._by_name.setdefault(entry.name, entry.path)
+                    best = by_stem.get(stem)
+                    if best is None or rank[ext.lower()] < rank[osp.splitext(best)[1].lower()]:
+                        by_stem[stem] = entry.path
+            for stem, path in by_stem.items():
+                self._by_stem.setdefault(stem, path)
 
     def lookup(self, stem: str, file_name: Optional[str] = None) -> Optional[str]:
         """Path for an exact ``file_name`` when it exists, else for ``stem`` with any extension."""
@@ -259,8 +269,12 @@ class ImageIndex:
 
     def expected_path(self, stem: str, file_name: Optional[str] = None) -> str:
         """Where the image would be, for messages when it is missing."""
-        return osp.join(self.img_dir or '', file_name or stem + '.*')
+        folder = self.img_dirs[0] if self.img_dirs else ''
+        return osp.join(folder, file_name or stem + '.*')
+
+    def stems(self) -> List[str]:
+        """All image stems found."""
+        return list(self._by_stem)
 
     def __len__(self) -> int:
         return len(self._by_stem)
-

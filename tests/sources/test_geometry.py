@@ -149,3 +149,26 @@ def test_shape_errors_are_clear():
         G.rbox_to_quad(np.zeros((3, 4)))
     with pytest.raises(ValueError, match='quad must have shape'):
         G.quad_to_rbox(np.zeros((3, 8)))
+
+
+def test_convex_hull_drops_inner_and_collinear_points():
+    pts = [[0, 0], [2, 0], [4, 0], [4, 3], [0, 3], [1, 1], [2, 2], [0, 0]]
+    hull = G.convex_hull(pts)
+    assert sorted(map(tuple, hull.tolist())) == [(0, 0), (0, 3), (4, 0), (4, 3)]
+
+
+def test_points_to_rbox_equals_quad_to_rbox_and_opencv():
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        pts = rng.uniform(0, 100, (rng.integers(3, 40), 2))
+        r = G.points_to_rbox(pts)
+        _, (w, h), _ = cv2.minAreaRect(pts.astype(np.float32))
+        assert r[2] * r[3] == pytest.approx(w * h, rel=1e-4, abs=1e-2)
+    quads = G.rbox_to_quad(G.normalize_angle_le90(_random_rboxes(50, seed=7)))
+    for q in quads:
+        np.testing.assert_allclose(G.points_to_rbox(q)[:4], G.quad_to_rbox(q)[:4], atol=1e-6)
+
+
+def test_points_to_rbox_degenerate():
+    np.testing.assert_allclose(G.points_to_rbox([[2, 3], [2, 3]]), [2, 3, 0, 0, 0])
+    np.testing.assert_allclose(G.points_to_rbox([[0, 0], [0, 4]]), [0, 2, 4, 0, -np.pi / 2], atol=1e-12)
