@@ -1,0 +1,109 @@
+"""What every labelling backend takes and gives, and the registry that names backends.
+
+A backend turns one or more images with their detection instances into one
+:class:`ObjectMask` per instance (same order). Backends register under a name with
+:func:`register_backend` and are built from the engine's config dict
+(:mod:`samrs_mm.annotate.engine`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Type
+
+import numpy as np
+
+__all__ = ['ObjectMask', 'AnnotateRequest', 'AnnotationBackend', 'ANNOTATION_BACKENDS',
+           'register_backend']
+
+
+@dataclass
+class ObjectMask:
+    """The mask of one instance, compact: COCO RLE plus the numbers writers need.
+
+    Attributes:
+        index: position of the instance in the request's instance list.
+        rle: compressed COCO RLE of the full-image mask, ``{'size': [H, W], 'counts': str}``.
+        score: SAM's predicted IoU of the mask (1.0 for the ``box`` backend).
+        area: number of mask pixels.
+        bbox: COCO ``(x, y, w, h)`` of the mask (``pycocotools.mask.toBbox``), zeros if empty.
+        prompt: the prompt spec (or box region) that produced the mask, e.g. ``'hbox'``.
+    """
+
+    index: int
+    rle: Dict
+    score: float
+    area: int
+    bbox: Tuple[float, float, float, float]
+    prompt: str
+
+    @property
+    def empty(self) -> bool:
+        """True when the mask has no pixel."""
+        return self.area == 0
+
+    def decode(self) -> np.ndarray:
+        """The full-image mask as an ``(H, W)`` bool array."""
+        from pycocotools import mask as mask_utils
+        rle = dict(self.rle)
+        if isinstance(rle['counts'], str):
+            rle['counts'] = rle['counts'].encode('ascii')
+        return mask_utils.decode(rle).astype(bool)
+
+
+@dataclass
+class AnnotateRequest:
+    """One image to label: ``image`` is ``H x W x 3`` uint8 RGB; ``instances`` are record
+    :class:`~samrs_mm.sources.record.Instance` objects (or anything with ``hbox`` and
+    optional ``rbox`` / ``quad`` / ``origin``); ``source`` is the reader name (drives
+    ``prompt='auto'``); ``name`` identifies the image in error messages (its path)."""
+
+    image: np.ndarray
+    instances: Sequence = field(default_factory=list)
+    source: str = ''
+    name: str = ''
+
+    def check(self) -> None:
+        """Raise a ValueError naming the image when it is not ``H x W x 3`` uint8."""
+        img = self.image
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            desc = (f'{img.dtype} array of shape {img.shape}' if isinstance(img, np.ndarray)
+                    else type(img).__name__)
+            raise ValueError(f'{self.name or "<image>"}: the engine takes H x W x 3 uint8 RGB images, got '
+                             f'{desc} (samrs_mm.sources.image_io.load_image converts other rasters)')
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            raise ValueError(f'{self.name or "<image>"}: empty image of shape {img.shape}')
+
+
+class AnnotationBackend:
+    """Base of the labelling backends: config in, one :class:`ObjectMask` per instance out."""
+
+    def __init__(self, cfg: dict) -> None:
+        self.cfg = cfg
+
+    def iter_masks(self, requests: Sequence[AnnotateRequest]) -> Iterator[Tuple[int, ObjectMask]]:
+        """Masks of a group of images (encoded together), as ``(request position, mask)`` pairs.
+
+        Masks come request by request, each request's in instance order, one at a time, so
+        a consumer can write them out as they arrive.
+        """
+        raise NotImplementedError
+
+    def annotate(self, requests: Sequence[AnnotateRequest]) -> List[List[ObjectMask]]:
+        """Masks of a group of images, one list per request."""
+        out: List[List[ObjectMask]] = [[] for _ in requests]
+        for pos, mask in self.iter_masks(requests):
+            out[pos].append(mask)
+        return out
+
+
+ANNOTATION_BACKENDS: Dict[str, Type[AnnotationBackend]] = {}
+
+
+def register_backend(name: str) -> Callable[[Type[AnnotationBackend]], Type[AnnotationBackend]]:
+    """Class decorator: make ``backend=name`` in the engine config build this class."""
+    def deco(cls):
+        if name in ANNOTATION_BACKENDS and ANNOTATION_BACKENDS[name] is not cls:
+            raise ValueError(f'annotation backend {name!r} is already registered')
+        ANNOTATION_BACKENDS[name] = cls
+        return cls
+    return deco

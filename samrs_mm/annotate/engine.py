@@ -1,0 +1,132 @@
+"""The SAM labelling engine: detection instances in, one compact mask per instance out.
+
+Build it from a config dict (keys and defaults in :data:`ENGINE_DEFAULTS`, documented in
+docs/annotate_engine.md) and feed it images (``H x W x 3`` uint8 RGB) with their record
+instances::
+
+    engine = build_engine(dict(backend='segment_anything', model_type='vit_h',
+                               checkpoint='sam_vit_h_4b8939.pth', device='cuda', prompt='auto'))
+    masks = engine.annotate(image, record.instances, source=record.source, name=record.image_path)
+    for m in masks:            # ObjectMask: index, rle, score, area, bbox, prompt
+        ...
+
+``annotate_many`` takes an iterable of :class:`AnnotateRequest` and yields one list per
+image, sending ``image_batch_size`` images through the encoder together;
+``iter_annotate`` streams one image's masks object by object.
+
+This module and everything it imports use only torch, numpy, pycocotools and
+segment_anything (no OpenMMLab), so benchmarks can load them without mmcv.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+from .backend import ANNOTATION_BACKENDS, AnnotateRequest, AnnotationBackend, ObjectMask
+from . import box_backend as _box_backend  # noqa: F401  (registers 'box')
+from . import sam_backend as _sam_backend  # noqa: F401  (registers 'segment_anything')
+from .prompts import PromptSpec, resolve_prompt_spec
+
+__all__ = ['ENGINE_DEFAULTS', 'EngineConfigError', 'AnnotationEngine', 'build_engine',
+           'AnnotateRequest', 'ObjectMask']
+
+ENGINE_DEFAULTS: Dict[str, Any] = dict(
+    backend='segment_anything',   # 'segment_anything' | 'box' | a registered backend
+    model_type='vit_h',           # 'vit_h' | 'vit_l' | 'vit_b' | 'tiny_test' | registered
+    checkpoint=None,              # path, or 'official' (with download=True)
+    random_init=False,            # random SAM weights (tests / timing); needed without checkpoint
+    random_seed=0,                # seed of the random weights
+    download=False,               # allow checkpoint='official' to download
+    device='cpu',                 # 'cpu', 'cuda', 'cuda:1', or 'auto' (cuda when available)
+    dtype='float32',              # 'float32' | 'bfloat16' | 'float16' (autocast)
+    prompt='auto',                # prompt spec: 'hbox', 'rhbox+cp', 'rbox_mask', ... or 'auto'
+    rotated_only_sources=('fair1m',),  # sources that 'auto' labels with RH-Box
+    multimask_output=False,       # False: SAM's single mask; True: best of its 3 by predicted IoU
+    prompt_batch_size='auto',     # int, or 'auto' = measured on the device
+    image_batch_size=1,           # images through the encoder at once
+    max_decoder_memory_mb=None,   # cap for decoder activations; None: 1024 on CPU, 1/4 of GPU
+)
+
+
+class EngineConfigError(ValueError):
+    """The engine config has an unknown key or a bad value."""
+
+
+def _check_config(cfg: Optional[Dict[str, Any]], overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """Merge ``cfg`` and ``overrides`` over :data:`ENGINE_DEFAULTS` and validate."""
+    merged = dict(ENGINE_DEFAULTS)
+    for source in (cfg or {}, overrides):
+        unknown = sorted(set(source) - set(ENGINE_DEFAULTS) - {'type'})
+        if unknown:
+            raise EngineConfigError(f'unknown engine config key(s) {unknown}; valid keys: '
+                                    f'{", ".join(ENGINE_DEFAULTS)}')
+        merged.update({k: v for k, v in source.items() if k != 'type'})
+    if merged['backend'] not in ANNOTATION_BACKENDS:
+        raise EngineConfigError(f"unknown backend {merged['backend']!r}; choose one of "
+                                f"{', '.join(ANNOTATION_BACKENDS)}")
+    ibs = merged['image_batch_size']
+    if not isinstance(ibs, int) or isinstance(ibs, bool) or ibs < 1:
+        raise EngineConfigError(f'image_batch_size must be an int >= 1, got {ibs!r}')
+    pbs = merged['prompt_batch_size']
+    if pbs != 'auto' and (not isinstance(pbs, int) or isinstance(pbs, bool) or pbs < 1):
+        raise EngineConfigError(f"prompt_batch_size must be 'auto' or an int >= 1, got {pbs!r}")
+    if isinstance(merged['rotated_only_sources'], str):
+        merged['rotated_only_sources'] = (merged['rotated_only_sources'],)
+    merged['rotated_only_sources'] = tuple(merged['rotated_only_sources'])
+    if merged['device'] == 'auto':
+        import torch
+        merged['device'] = 'cuda' if torch.cuda.is_available() else 'cpu'
+    # Parse the prompt now, so a typo fails before any model is built.
+    if str(merged['prompt']).strip().lower() != 'auto' and merged['backend'] != 'box':
+        resolve_prompt_spec(merged['prompt'])
+    return merged
+
+
+class AnnotationEngine:
+    """Labels images: one :class:`ObjectMask` per instance, in instance order."""
+
+    def __init__(self, cfg: Optional[Dict[str, Any]] = None, **overrides) -> None:
+        self.cfg = _check_config(cfg, overrides)
+        self.backend: AnnotationBackend = ANNOTATION_BACKENDS[self.cfg['backend']](self.cfg)
+
+    def prompt_for(self, source: str = '') -> PromptSpec:
+        """The prompt spec used for images of ``source`` (``'auto'`` resolved by the paper's rule)."""
+        return resolve_prompt_spec(self.cfg['prompt'], source, self.cfg['rotated_only_sources'])
+
+    def iter_annotate(self, image: np.ndarray, instances: Sequence, source: str = '',
+                      name: str = '') -> Iterator[ObjectMask]:
+        """Stream the masks of one image, object by object."""
+        req = AnnotateRequest(image=image, instances=list(instances), source=source, name=name)
+        req.check()
+        for _, mask in self.backend.iter_masks([req]):
+            yield mask
+
+    def annotate(self, image: np.ndarray, instances: Sequence, source: str = '',
+                 name: str = '') -> List[ObjectMask]:
+        """Masks of one image's instances (``image``: ``H x W x 3`` uint8 RGB)."""
+        return list(self.iter_annotate(image, instances, source, name))
+
+    def annotate_many(self, requests: Iterable[AnnotateRequest]) -> Iterator[List[ObjectMask]]:
+        """One list of masks per request, in order; ``image_batch_size`` images share an encoder pass."""
+        group: List[AnnotateRequest] = []
+        for req in requests:
+            req.check()
+            group.append(req)
+            if len(group) == self.cfg['image_batch_size']:
+                yield from self.backend.annotate(group)
+                group = []
+        if group:
+            yield from self.backend.annotate(group)
+
+    def annotate_record(self, record, image: Optional[np.ndarray] = None) -> List[ObjectMask]:
+        """Masks of an :class:`~samrs_mm.sources.record.ImageRecord` (image loaded when not given)."""
+        if image is None:
+            from ..sources.image_io import load_image
+            image = load_image(record)
+        return self.annotate(image, record.instances, source=record.source, name=record.image_path)
+
+
+def build_engine(cfg: Optional[Dict[str, Any]] = None, **overrides) -> AnnotationEngine:
+    """Build an :class:`AnnotationEngine` from a config dict and/or keyword overrides."""
+    return AnnotationEngine(cfg, **overrides)

@@ -1,0 +1,353 @@
+"""The SAMRS prompts: CP, H-Box, RH-Box and the mask prompts H-Box-M, R-Box-M, RH-Box-M.
+
+Definitions (SAMRS paper, Sec. 2.3; DESIGN.md section 4):
+
+* ``cp``: the object's centre as one foreground point, no background point. The centre of
+  the rotated box when the instance has one, else of the horizontal box.
+* ``hbox``: the horizontal box of the record.
+* ``rhbox``: the minimum horizontal rectangle around the rotated box.
+* ``hbox_mask`` / ``rhbox_mask`` / ``rbox_mask``: SAM's ``256 x 256`` low-resolution mask
+  input, ``+1000`` inside the box region and ``-1000`` outside. The map is built in the
+  model's input frame (the image resized so its long side is 1024, :class:`ResizeLongestSide`),
+  padded to ``1024 x 1024`` with ``-1000``, then resized bilinearly to ``256 x 256``.
+  Pixels are inside by the rule of :mod:`samrs_mm.annotate.raster`.
+
+A prompt spec names one basic prompt or a combination joined by ``+`` (``'hbox+cp'``,
+``'rhbox+rbox_mask'``, ``'cp+hbox_mask'``): at most one box prompt, at most one mask prompt,
+and CP, all fed together for one object as ``SamPredictor.predict`` would take them.
+``'auto'`` is the paper's rule: RH-Box for sources that only have rotated boxes, H-Box otherwise.
+
+An instance without a rotated box uses its horizontal box as one (angle 0), so every spec
+works on every source; on such instances ``rhbox`` equals ``hbox``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..sources.geometry import hbox_to_quad, hbox_to_rbox, quad_to_rbox, rbox_to_hbox, rbox_to_quad
+from .raster import polygon_coverage
+
+__all__ = [
+    'BASIC_PROMPTS', 'ROTATED_ONLY_SOURCES', 'MASK_PROMPT_VALUE', 'PromptSpec', 'PromptError',
+    'parse_prompt_spec', 'resolve_prompt_spec', 'ObjectGeometry', 'SamPromptBatch',
+    'SamPromptBuilder', 'mask_prompt_maps',
+]
+
+BASIC_PROMPTS: Tuple[str, ...] = ('cp', 'hbox', 'rhbox', 'hbox_mask', 'rhbox_mask', 'rbox_mask')
+
+# Sources whose annotations are rotated boxes only: the paper labels them with RH-Box
+# (FAIR1M -> FAST). Every other source is labelled with H-Box (DOTA -> SOTA, DIOR -> SIOR).
+ROTATED_ONLY_SOURCES: Tuple[str, ...] = ('fair1m',)
+
+# Logit magnitude of the mask prompts: +1000 inside the region, -1000 outside and in padding.
+MASK_PROMPT_VALUE = 1000.0
+
+# Spellings accepted for each basic prompt (the paper's names, lower-cased, and ours).
+_ALIASES: Dict[str, str] = {
+    'cp': 'cp', 'center_point': 'cp', 'centre_point': 'cp', 'point': 'cp',
+    'hbox': 'hbox', 'h-box': 'hbox', 'h_box': 'hbox',
+    'rhbox': 'rhbox', 'rh-box': 'rhbox', 'rh_box': 'rhbox',
+    'hbox_mask': 'hbox_mask', 'h-box-m': 'hbox_mask', 'hbox-m': 'hbox_mask', 'hbox_m': 'hbox_mask',
+    'rhbox_mask': 'rhbox_mask', 'rh-box-m': 'rhbox_mask', 'rhbox-m': 'rhbox_mask', 'rhbox_m': 'rhbox_mask',
+    'rbox_mask': 'rbox_mask', 'r-box-m': 'rbox_mask', 'rbox-m': 'rbox_mask', 'rbox_m': 'rbox_mask',
+}
+
+
+class PromptError(ValueError):
+    """A prompt spec or an instance's geometry cannot be turned into a prompt."""
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """Which prompts are fed together for each object.
+
+    ``box`` is ``'hbox'``, ``'rhbox'`` or None; ``mask`` the region of the mask prompt
+    (``'hbox'``, ``'rhbox'``, ``'rbox'``) or None; ``point`` whether CP is fed.
+    """
+
+    box: Optional[str] = None
+    point: bool = False
+    mask: Optional[str] = None
+
+    def __post_init__(self):
+        if self.box not in (None, 'hbox', 'rhbox'):
+            raise PromptError(f'box prompt must be hbox or rhbox, got {self.box!r}')
+        if self.mask not in (None, 'hbox', 'rhbox', 'rbox'):
+            raise PromptError(f'mask prompt region must be hbox, rhbox or rbox, got {self.mask!r}')
+        if self.box is None and not self.point and self.mask is None:
+            raise PromptError('a prompt spec needs at least one prompt')
+
+    @property
+    def name(self) -> str:
+        """Canonical spelling: box, then ``cp``, then the mask prompt, joined by ``+``."""
+        parts = []
+        if self.box:
+            parts.append(self.box)
+        if self.point:
+            parts.append('cp')
+        if self.mask:
+            parts.append(f'{self.mask}_mask')
+        return '+'.join(parts)
+
+    @property
+    def basic(self) -> Tuple[str, ...]:
+        """The basic prompts of this spec, in canonical order."""
+        return tuple(self.name.split('+'))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_prompt_spec(text) -> PromptSpec:
+    """Parse ``'hbox'``, ``'RH-Box+CP'``, ``'rhbox+rbox_mask'`` ... into a :class:`PromptSpec`.
+
+    ``'auto'`` depends on the source: use :func:`resolve_prompt_spec` for it.
+    """
+    if isinstance(text, PromptSpec):
+        return text
+    if not isinstance(text, str) or not text.strip():
+        raise PromptError(f'a prompt spec must be a non-empty string, got {text!r}')
+    box, point, mask = None, False, None
+    for raw in text.split('+'):
+        key = raw.strip().lower().replace(' ', '')
+        if key == 'auto':
+            raise PromptError("'auto' cannot be combined and needs the source: use resolve_prompt_spec")
+        if key not in _ALIASES:
+            raise PromptError(f'unknown prompt {raw.strip()!r} in {text!r}; basic prompts are '
+                              f'{", ".join(BASIC_PROMPTS)} (or the paper names CP, H-Box, RH-Box, '
+                              f'H-Box-M, RH-Box-M, R-Box-M), combined with "+"')
+        basic = _ALIASES[key]
+        if basic == 'cp':
+            if point:
+                raise PromptError(f'CP appears twice in {text!r}')
+            point = True
+        elif basic.endswith('_mask'):
+            if mask is not None:
+                raise PromptError(f'{text!r} has two mask prompts; SAM takes one mask input per object')
+            mask = basic[:-len('_mask')]
+        else:
+            if box is not None:
+                raise PromptError(f'{text!r} has two box prompts; SAM takes one box per object')
+            box = basic
+    return PromptSpec(box=box, point=point, mask=mask)
+
+
+def resolve_prompt_spec(text, source: str = '',
+                        rotated_only_sources: Iterable[str] = ROTATED_ONLY_SOURCES) -> PromptSpec:
+    """Parse a spec, turning ``'auto'`` into the paper's rule for ``source``.
+
+    ``'auto'``: RH-Box when ``source`` (a reader name such as ``'fair1m'``) is one of
+    ``rotated_only_sources``, else H-Box.
+    """
+    if isinstance(text, str) and text.strip().lower() == 'auto':
+        rotated_only = {s.lower() for s in rotated_only_sources}
+        return PromptSpec(box='rhbox' if (source or '').lower() in rotated_only else 'hbox')
+    return parse_prompt_spec(text)
+
+
+def _origin(instance, index: int, where: str) -> str:
+    """Human-readable place of an instance for error messages."""
+    own = getattr(instance, 'origin', '') or ''
+    return own or f'{where or "<image>"} instance #{index}'
+
+
+@dataclass
+class ObjectGeometry:
+    """Box geometry of all objects of one image, in image pixels (see ``sources/record.py``).
+
+    ``rbox`` is always filled: taken from the instance, else the min-area rectangle of its
+    quad, else its horizontal box at angle 0. ``has_rotated`` tells which objects had one.
+    """
+
+    hbox: np.ndarray
+    rbox: np.ndarray
+    has_rotated: np.ndarray
+    quad: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hbox)
+
+    @classmethod
+    def from_instances(cls, instances: Sequence, height: int, width: int,
+                       where: str = '') -> 'ObjectGeometry':
+        """Collect and check the boxes of ``instances`` (record :class:`Instance` objects).
+
+        Raises :class:`PromptError` naming the instance's origin (file and line) for
+        non-finite or inverted boxes and for boxes that lie completely outside the image.
+        """
+        n = len(instances)
+        hbox = np.zeros((n, 4))
+        rbox = np.zeros((n, 5))
+        quad = np.zeros((n, 4, 2))
+        has_rotated = np.zeros(n, dtype=bool)
+        for i, inst in enumerate(instances):
+            try:
+                box = np.asarray(inst.hbox, dtype=np.float64).reshape(4)
+            except (TypeError, ValueError) as err:
+                raise PromptError(f'{_origin(inst, i, where)}: hbox must be 4 numbers, got {inst.hbox!r}') from err
+            if not np.all(np.isfinite(box)):
+                raise PromptError(f'{_origin(inst, i, where)}: hbox has non-finite values {box.tolist()}')
+            if box[2] < box[0] or box[3] < box[1]:
+                raise PromptError(f'{_origin(inst, i, where)}: hbox {box.tolist()} has x2 < x1 or y2 < y1')
+            if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
+                raise PromptError(f'{_origin(inst, i, where)}: hbox {box.tolist()} lies outside the '
+                                  f'{width}x{height} image')
+            hbox[i] = box
+            r = getattr(inst, 'rbox', None)
+            q = getattr(inst, 'quad', None)
+            if r is not None:
+                r = np.asarray(r, dtype=np.float64).reshape(-1)
+                if r.shape != (5,) or not np.all(np.isfinite(r)) or r[2] < 0 or r[3] < 0:
+                    raise PromptError(f'{_origin(inst, i, where)}: rbox must be finite (cx, cy, w, h, theta) '
+                                      f'with w, h >= 0, got {r.tolist()}')
+                rbox[i] = r
+                has_rotated[i] = True
+            elif q is not None:
+                q = np.asarray(q, dtype=np.float64)
+                if q.shape != (4, 2) or not np.all(np.isfinite(q)):
+                    raise PromptError(f'{_origin(inst, i, where)}: quad must be 4 finite (x, y) points, got {q.tolist()}')
+                rbox[i] = quad_to_rbox(q)
+                has_rotated[i] = True
+            else:
+                rbox[i] = hbox_to_rbox(box)
+            quad[i] = np.asarray(q, dtype=np.float64) if q is not None else rbox_to_quad(rbox[i])
+        return cls(hbox=hbox, rbox=rbox, has_rotated=has_rotated, quad=quad)
+
+    def centers(self) -> np.ndarray:
+        """CP of every object: rotated-box centre where known, else horizontal-box centre, ``(N, 2)``."""
+        hcenter = (self.hbox[:, :2] + self.hbox[:, 2:]) / 2
+        return np.where(self.has_rotated[:, None], self.rbox[:, :2], hcenter)
+
+    def boxes(self, kind: str) -> np.ndarray:
+        """Horizontal boxes ``(N, 4)``: the record's ``'hbox'`` or the ``'rhbox'`` around the rotated box."""
+        if kind == 'hbox':
+            return self.hbox
+        if kind == 'rhbox':
+            # Objects without a rotated box keep their hbox exactly (no float round trip).
+            return np.where(self.has_rotated[:, None], rbox_to_hbox(self.rbox), self.hbox)
+        raise PromptError(f'unknown box kind {kind!r}')
+
+    def polygons(self, kind: str) -> np.ndarray:
+        """Region polygons ``(N, 4, 2)``: ``'hbox'``, ``'rhbox'``, ``'rbox'`` or the source ``'quad'``."""
+        if kind in ('hbox', 'rhbox'):
+            return hbox_to_quad(self.boxes(kind))
+        if kind == 'rbox':
+            return np.where(self.has_rotated[:, None, None], rbox_to_quad(self.rbox), hbox_to_quad(self.hbox))
+        if kind == 'quad':
+            return self.quad
+        raise PromptError(f'unknown region kind {kind!r}')
+
+
+def mask_prompt_maps(polygons: np.ndarray, original_size: Tuple[int, int], input_size: Tuple[int, int],
+                     padded_size: int = 1024, mask_size: int = 256) -> np.ndarray:
+    """SAM mask inputs ``(B, mask_size, mask_size)`` float32 for polygons in the image frame.
+
+    Equal, value for value, to: rasterise each polygon (scaled into the model input frame
+    like :meth:`ResizeLongestSide.apply_coords`) on the ``input_size`` grid with +1000 inside
+    and -1000 outside, pad to ``padded_size`` with -1000, and resize bilinearly
+    (``align_corners=False``, no antialias, as ``cv2.INTER_LINEAR``) to ``mask_size``.
+    With a factor of 4 that resize averages the 2 x 2 frame pixels at offsets 1 and 2 of
+    each 4 x 4 cell, so the map is computed from those samples directly, without the
+    1024 x 1024 canvas.
+    """
+    if padded_size != 4 * mask_size:
+        raise ValueError(f'expected padded_size == 4 * mask_size, got {padded_size}, {mask_size}')
+    polygons = np.asarray(polygons, dtype=np.float64)
+    old_h, old_w = original_size
+    new_h, new_w = input_size
+    scale = np.array([new_w / old_w, new_h / old_h])
+    cells = np.arange(mask_size)
+    # Centres of the sampled frame pixels 4c + 1 and 4c + 2, interleaved: 2 samples per cell.
+    samples = (4 * cells[:, None] + np.array([1.5, 2.5])[None, :]).reshape(-1)
+    maps = np.empty((len(polygons), mask_size, mask_size), dtype=np.float32)
+    for b, poly in enumerate(polygons):
+        frame_poly = poly * scale
+        inside = np.zeros((2 * mask_size, 2 * mask_size), dtype=bool)
+        # Only samples inside the resized image (not the padding) and near the polygon matter.
+        xs_ok = (samples < new_w) & (samples >= frame_poly[:, 0].min() - 1) & (samples <= frame_poly[:, 0].max() + 1)
+        ys_ok = (samples < new_h) & (samples >= frame_poly[:, 1].min() - 1) & (samples <= frame_poly[:, 1].max() + 1)
+        xi, yi = np.flatnonzero(xs_ok), np.flatnonzero(ys_ok)
+        if xi.size and yi.size:
+            inside[np.ix_(yi, xi)] = polygon_coverage(frame_poly, samples[xi], samples[yi])
+        count = inside.reshape(mask_size, 2, mask_size, 2).sum(axis=(1, 3))
+        # Mean of four +-1000 samples: 1000 * (2 * inside - 4) / 4.
+        maps[b] = (count.astype(np.float32) * np.float32(MASK_PROMPT_VALUE / 2)
+                   - np.float32(MASK_PROMPT_VALUE))
+    return maps
+
+
+@dataclass
+class SamPromptBatch:
+    """Prompts of a slice of objects in SAM's input frame, as ``SamPredictor.predict_torch`` takes them."""
+
+    point_coords: Optional[torch.Tensor]
+    point_labels: Optional[torch.Tensor]
+    boxes: Optional[torch.Tensor]
+    mask_inputs: Optional[torch.Tensor]
+
+    def __len__(self) -> int:
+        for t in (self.point_coords, self.boxes, self.mask_inputs):
+            if t is not None:
+                return t.shape[0]
+        return 0
+
+
+class SamPromptBuilder:
+    """Builds SAM prompts for the objects of one image, one slice at a time.
+
+    Coordinates go through the same :class:`ResizeLongestSide` calls as
+    ``SamPredictor.predict``, so each object's prompt equals, value for value, what the
+    predictor builds from :meth:`predictor_kwargs`. Mask inputs are built per slice only, so
+    memory stays bounded for images with thousands of objects.
+    """
+
+    def __init__(self, spec: PromptSpec, geometry: ObjectGeometry, original_size: Tuple[int, int],
+                 transform, mask_size: int = 256) -> None:
+        self.spec = spec
+        self.geometry = geometry
+        self.original_size = tuple(int(v) for v in original_size)
+        self.transform = transform
+        self.mask_size = mask_size
+        self.input_size = transform.get_preprocess_shape(self.original_size[0], self.original_size[1],
+                                                         transform.target_length)
+        # Image-frame arrays of every object; cheap (a few numbers per object).
+        self.points = geometry.centers() if spec.point else None
+        self.boxes = geometry.boxes(spec.box) if spec.box else None
+        self.polygons = geometry.polygons(spec.mask) if spec.mask else None
+
+    def __len__(self) -> int:
+        return len(self.geometry)
+
+    def batch(self, start: int, stop: int, device) -> SamPromptBatch:
+        """Prompts of objects ``start:stop`` as tensors on ``device``."""
+        coords = labels = boxes = masks = None
+        if self.points is not None:
+            pts = self.transform.apply_coords(self.points[start:stop, None, :], self.original_size)
+            coords = torch.as_tensor(pts, dtype=torch.float, device=device)
+            labels = torch.ones(coords.shape[:2], dtype=torch.int, device=device)
+        if self.boxes is not None:
+            bx = self.transform.apply_boxes(self.boxes[start:stop], self.original_size)
+            boxes = torch.as_tensor(bx, dtype=torch.float, device=device)
+        if self.polygons is not None:
+            maps = mask_prompt_maps(self.polygons[start:stop], self.original_size, self.input_size,
+                                    4 * self.mask_size, self.mask_size)
+            masks = torch.as_tensor(maps, device=device)[:, None]
+        return SamPromptBatch(coords, labels, boxes, masks)
+
+    def predictor_kwargs(self, index: int) -> dict:
+        """Arguments of ``SamPredictor.predict`` that give object ``index`` the same prompts."""
+        kwargs = {}
+        if self.points is not None:
+            kwargs['point_coords'] = self.points[index:index + 1].copy()
+            kwargs['point_labels'] = np.ones(1, dtype=np.int64)
+        if self.boxes is not None:
+            kwargs['box'] = self.boxes[index].copy()
+        if self.polygons is not None:
+            kwargs['mask_input'] = mask_prompt_maps(self.polygons[index:index + 1], self.original_size,
+                                                    self.input_size, 4 * self.mask_size, self.mask_size)
+        return kwargs
+

@@ -1,0 +1,188 @@
+"""The ``segment_anything`` backend: SAM masks for every instance, faithful to ``SamPredictor``.
+
+Per group of images: the images go through SAM's own preprocessing
+(``ResizeLongestSide.apply_image``, ``Sam.preprocess``) and through the image encoder
+together (``image_batch_size``); then, image by image, the prompts of its objects are
+decoded in batches by :class:`~samrs_mm.annotate.decoder.PromptBatchDecoder` (prompt batch
+size fixed or measured, :mod:`~samrs_mm.annotate.batch_size`), and each object's mask is
+produced only on the window where it can be non-zero
+(:mod:`~samrs_mm.annotate.upsample`) and turned into COCO RLE at once
+(:mod:`~samrs_mm.annotate.rle`). Nothing of image size is ever held for more than one object.
+
+Each object's mask equals ``SamPredictor.predict(..., multimask_output=M)`` for that object
+alone (``M`` = ``multimask_output``; with ``M`` true, the candidate with the highest
+predicted IoU, as SAM's authors suggest), up to float rounding at the 0 threshold; see
+docs/annotate_engine.md for the measured tolerance.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import OrderedDict
+from typing import Dict, Iterator, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
+from .batch_size import PromptBatchSizer
+from .decoder import PromptBatchDecoder
+from .prompts import ObjectGeometry, PromptSpec, SamPromptBuilder, resolve_prompt_spec
+from .rle import empty_rle, window_to_rle
+from .sam_models import build_sam_model
+from .upsample import WindowedMaskUpsampler
+
+__all__ = ['SamBackend', 'decoder_bytes_per_prompt']
+
+_DTYPES = {'float32': None, 'fp32': None, 'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16,
+           'float16': torch.float16, 'fp16': torch.float16}
+
+
+def decoder_bytes_per_prompt(sam, element_size: int = 4) -> int:
+    """Estimated activation memory of one prompt in SAM's mask decoder.
+
+    About 16 live ``N x C`` tensors of the two-way transformer and the upscaling path
+    (``N`` image tokens, ``C`` decoder width) plus the four ``16N`` mask logits.
+    """
+    h, w = sam.prompt_encoder.image_embedding_size
+    n, c = h * w, sam.mask_decoder.transformer_dim
+    return int(element_size * (16 * n * c + 64 * n))
+
+
+@register_backend('segment_anything')
+class SamBackend(AnnotationBackend):
+    """SAM labelling (see the module docstring). Built from the engine config."""
+
+    def __init__(self, cfg: dict) -> None:
+        super().__init__(cfg)
+        from segment_anything.utils.transforms import ResizeLongestSide
+        self.device = torch.device(cfg['device'])
+        if cfg['dtype'] not in _DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {cfg['dtype']!r}")
+        self.autocast_dtype = _DTYPES[cfg['dtype']]
+        self.sam = build_sam_model(cfg['model_type'], checkpoint=cfg['checkpoint'],
+                                   random_init=cfg['random_init'], seed=cfg['random_seed'],
+                                   download=cfg['download'], device=self.device)
+        self.transform = ResizeLongestSide(self.sam.image_encoder.img_size)
+        self.decoder = PromptBatchDecoder(self.sam)
+        self.multimask_output = bool(cfg['multimask_output'])
+        self.sizer = PromptBatchSizer(cfg['prompt_batch_size'], self._max_prompt_batch())
+        self._upsamplers: 'OrderedDict[Tuple, WindowedMaskUpsampler]' = OrderedDict()
+        # Seconds spent in each stage, for progress summaries and benchmarks.
+        self.timings: Dict[str, float] = {'encoder': 0.0, 'decoder': 0.0, 'masks': 0.0}
+
+    def _max_prompt_batch(self) -> int:
+        """Largest prompt batch whose decoder activations fit the memory budget."""
+        budget_mb = self.cfg.get('max_decoder_memory_mb')
+        if budget_mb is None:
+            if self.device.type == 'cuda':
+                free, total = torch.cuda.mem_get_info(self.device)
+                budget_mb = min(free / 2, total / 4) / 2 ** 20
+            else:
+                budget_mb = 1024
+        element = 2 if self.autocast_dtype is not None and self.device.type == 'cuda' else 4
+        return max(1, int(budget_mb * 2 ** 20 // decoder_bytes_per_prompt(self.sam, element)))
+
+    def autocast(self):
+        """Autocast context for the configured dtype (a no-op for float32)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def _sync(self) -> None:
+        """Wait for queued device work, so timings measure it."""
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+
+    @torch.no_grad()
+    def encode(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Image embeddings ``n x C x h x w`` of RGB uint8 images, exactly as ``SamPredictor.set_image`` prepares them."""
+        inputs = []
+        for image in images:
+            resized = self.transform.apply_image(image)
+            tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+            inputs.append(self.sam.preprocess(tensor))
+        start = time.perf_counter()
+        with self.autocast():
+            features = self.sam.image_encoder(torch.cat(inputs, dim=0))
+        self._sync()
+        self.timings['encoder'] += time.perf_counter() - start
+        return features
+
+    def _upsampler(self, input_size, original_size) -> WindowedMaskUpsampler:
+        """Cached mask post-processor for one image geometry."""
+        key = (tuple(input_size), tuple(original_size))
+        if key not in self._upsamplers:
+            lowres = self.sam.prompt_encoder.mask_input_size[0]
+            self._upsamplers[key] = WindowedMaskUpsampler(lowres, self.sam.image_encoder.img_size,
+                                                          input_size, original_size, self.sam.mask_threshold)
+            while len(self._upsamplers) > 8:
+                self._upsamplers.popitem(last=False)
+        return self._upsamplers[key]
+
+    def spec_for(self, req: AnnotateRequest) -> PromptSpec:
+        """The prompt spec of a request (resolves ``'auto'`` by its source)."""
+        return resolve_prompt_spec(self.cfg['prompt'], req.source, self.cfg['rotated_only_sources'])
+
+    def iter_masks(self, requests: Sequence[AnnotateRequest]) -> Iterator[Tuple[int, ObjectMask]]:
+        """Masks of a group of images; images without instances skip the encoder."""
+        prepared = []
+        for pos, req in enumerate(requests):
+            height, width = req.image.shape[:2]
+            # Check every instance before spending encoder time on the group.
+            geometry = ObjectGeometry.from_instances(req.instances, height, width, req.name)
+            if len(geometry):
+                prepared.append((pos, req, geometry, self.spec_for(req)))
+        if not prepared:
+            return
+        features = self.encode([req.image for _, req, _, _ in prepared])
+        for k, (pos, req, geometry, spec) in enumerate(prepared):
+            for mask in self._decode_image(features[k:k + 1], req, geometry, spec):
+                yield pos, mask
+
+    def _decode_image(self, embedding: torch.Tensor, req: AnnotateRequest, geometry: ObjectGeometry,
+                      spec: PromptSpec) -> Iterator[ObjectMask]:
+        """Decode all objects of one image in prompt batches and stream their masks."""
+        height, width = req.image.shape[:2]
+        builder = SamPromptBuilder(spec, geometry, (height, width), self.transform,
+                                   self.sam.prompt_encoder.mask_input_size[0])
+        upsampler = self._upsampler(builder.input_size, (height, width))
+        self.decoder.set_image(embedding)
+        key = spec.name
+        start, total = 0, len(builder)
+        while start < total:
+            size = self.sizer.next_size(key)
+            stop = min(total, start + size)
+            t0 = time.perf_counter()
+            batch = builder.batch(start, stop, self.device)
+            with self.autocast():
+                low_res, iou = self.decoder.decode(batch, self.multimask_output)
+            low_res, scores = self._select(low_res.float(), iou.float())
+            extents = upsampler.positive_extents(low_res)
+            scores = scores.cpu().numpy()
+            self._sync()
+            t1 = time.perf_counter()
+            self.timings['decoder'] += t1 - t0
+            if stop - start == size:
+                self.sizer.record(key, size, t1 - t0)
+            for j in range(stop - start):
+                t2 = time.perf_counter()
+                window = upsampler.window_mask(low_res[j], extents[j])
+                if window.mask.size:
+                    rle, area, bbox = window_to_rle(window.mask, window.top, window.left, height, width)
+                else:
+                    rle, area, bbox = empty_rle(height, width), 0, (0.0, 0.0, 0.0, 0.0)
+                # Only our own work counts, not the consumer's between two yields.
+                self.timings['masks'] += time.perf_counter() - t2
+                yield ObjectMask(index=start + j, rle=rle, score=float(scores[j]), area=area, bbox=bbox,
+                                 prompt=key)
+            start = stop
+
+    @staticmethod
+    def _select(low_res: torch.Tensor, iou: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One low-res map ``B x h x w`` and score per prompt: the only one, or the best-scored of several."""
+        if low_res.shape[1] == 1:
+            return low_res[:, 0], iou[:, 0]
+        best = iou.argmax(dim=1)
+        rows = torch.arange(low_res.shape[0], device=low_res.device)
+        return low_res[rows, best], iou[rows, best]

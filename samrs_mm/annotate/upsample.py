@@ -1,0 +1,229 @@
+"""SAM's mask post-processing, computed only where a mask can be positive.
+
+``Sam.postprocess_masks`` turns the decoder's ``256 x 256`` low-resolution logits into an
+image-sized logit map in two bilinear steps (``align_corners=False``): up 4x to the padded
+``1024 x 1024`` input frame, crop the padding away, then resize to the original image size;
+``SamPredictor`` thresholds the result at 0. Doing that for every object of an image costs a
+full-image float map per object.
+
+Every output pixel of a bilinear resize is a convex combination of at most two input pixels
+per axis, so an output pixel can only be positive if one of the low-resolution pixels it
+reads is positive (a sum of non-positive products never rounds above zero). This module
+therefore finds the low-resolution pixels that are positive, derives the smallest window of
+output pixels that reads them, and evaluates the two resizes on that window only:
+
+* step 1 (exact factor 4) runs through ``F.interpolate`` on a low-resolution crop with one
+  pixel of margin; with a factor of 4 every source coordinate is a multiple of 1/8, so the
+  crop reproduces the full-frame sample positions and weights exactly;
+* step 2 (arbitrary factor) gathers the two source rows / columns of each output pixel with
+  the source indices and weights computed the way ATen computes them, then blends columns
+  and rows in the order and with the fused multiply-adds of ATen's compiled kernels.
+
+On the x86 CPUs we measured (AVX2/FMA kernels) the result is bitwise equal to
+``Sam.postprocess_masks``; elsewhere (other kernels, GPUs) it can differ by float32 rounding
+of the last step, so thresholded masks can differ only at pixels whose reference logit lies
+within that rounding of 0 (``tests/annotate/test_upsample.py`` checks both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ['AxisTaps', 'MaskWindow', 'WindowedMaskUpsampler']
+
+
+@dataclass
+class AxisTaps:
+    """Bilinear taps of one axis of ``postprocess_masks``, from output pixel to low-res pixel.
+
+    ``src0/src1`` and ``w0/w1`` are the two step-2 source indices (in the cropped 1024 frame)
+    and weights of every output pixel; ``lowres_min/lowres_max`` bound the low-resolution
+    pixels each output pixel reads through both steps.
+    """
+
+    src0: np.ndarray
+    src1: np.ndarray
+    w0: np.ndarray
+    w1: np.ndarray
+    lowres_min: np.ndarray
+    lowres_max: np.ndarray
+
+
+def _linear_taps(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of a 1-D ``align_corners=False`` linear resize, as ATen does.
+
+    ATen works in float32 for float inputs: ``scale = in / out``,
+    ``real = max(scale * (dst + 0.5) - 0.5, 0)``, ``i0 = int(real)``,
+    ``i1 = i0 + (i0 < in - 1)``, ``w1 = clamp(real - i0, 0, 1)``, ``w0 = 1 - w1``.
+    Its compiled kernels evaluate ``real`` with one fused multiply-add (one rounding); the
+    product of a float32 scale and ``dst + 0.5`` is exact in float64, so computing it there
+    and rounding once gives the same float32 value.
+    """
+    scale = np.float32(in_size) / np.float32(out_size)
+    dst = np.arange(out_size, dtype=np.float64) + 0.5
+    real = (np.float64(scale) * dst - 0.5).astype(np.float32)
+    real = np.maximum(real, np.float32(0))
+    i0 = np.minimum(real.astype(np.int64), in_size - 1)
+    i1 = i0 + (i0 < in_size - 1)
+    w1 = np.clip(real - i0.astype(np.float32), np.float32(0), np.float32(1)).astype(np.float32)
+    w0 = (np.float32(1) - w1).astype(np.float32)
+    return i0, i1, w0, w1
+
+
+def _blend(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
+    """``wa * a + wb * b`` rounded like ATen's kernels: ``fma(wa, a, round(wb * b))``.
+
+    Float32 products are exact in float64, so the fused step is evaluated there and rounded
+    once more to float32 (a double rounding that can differ from a true FMA only when the
+    sum sits on a float32 rounding tie).
+    """
+    return torch.addcmul((wb * b).double(), wa.double(), a.double()).float()
+
+
+def _axis_taps(lowres: int, padded: int, valid: int, original: int) -> AxisTaps:
+    """Compose the two resizes of one axis: lowres -> padded frame -> crop ``valid`` -> original."""
+    up0, up1, _, _ = _linear_taps(lowres, padded)
+    src0, src1, w0, w1 = _linear_taps(valid, original)
+    return AxisTaps(src0=src0, src1=src1, w0=w0, w1=w1,
+                    lowres_min=np.minimum(up0[src0], up0[src1]),
+                    lowres_max=np.maximum(up1[src0], up1[src1]))
+
+
+@dataclass
+class MaskWindow:
+    """Thresholded mask of one object on the window of the image where it can be non-zero.
+
+    ``mask`` is a bool array; its pixel ``(0, 0)`` is image pixel ``(top, left)``. An object
+    with no positive logit has an empty ``(0, 0)`` mask.
+    """
+
+    mask: np.ndarray
+    top: int
+    left: int
+
+
+class WindowedMaskUpsampler:
+    """``Sam.postprocess_masks`` + threshold, evaluated per object on its non-zero window only.
+
+    Args:
+        lowres_size: side of the decoder's low-resolution logits (256 for SAM).
+        padded_size: side of the model's square input frame (``image_encoder.img_size``).
+        input_size: ``(h, w)`` of the resized image inside the padded frame.
+        original_size: ``(H, W)`` of the image.
+        threshold: SAM's ``mask_threshold`` (0.0).
+    """
+
+    def __init__(self, lowres_size: int, padded_size: int, input_size: Tuple[int, int],
+                 original_size: Tuple[int, int], threshold: float = 0.0) -> None:
+        if padded_size != 4 * lowres_size:
+            # The exactness argument of step 1 needs SAM's fixed 4x factor.
+            raise ValueError(f'expected padded_size == 4 * lowres_size, got {padded_size} and {lowres_size}')
+        self.lowres_size = lowres_size
+        self.padded_size = padded_size
+        self.input_size = tuple(int(v) for v in input_size)
+        self.original_size = tuple(int(v) for v in original_size)
+        self.threshold = float(threshold)
+        self.rows = _axis_taps(lowres_size, padded_size, self.input_size[0], self.original_size[0])
+        self.cols = _axis_taps(lowres_size, padded_size, self.input_size[1], self.original_size[1])
+        self._torch_taps = {}
+
+    def _taps_on(self, device: torch.device):
+        """Step-2 indices and weights as tensors on ``device`` (cached)."""
+        key = str(device)
+        if key not in self._torch_taps:
+            def as_t(a, dtype):
+                return torch.as_tensor(a, dtype=dtype, device=device)
+            self._torch_taps[key] = tuple(
+                (as_t(t.src0, torch.long), as_t(t.src1, torch.long),
+                 as_t(t.w0, torch.float32), as_t(t.w1, torch.float32)) for t in (self.rows, self.cols))
+        return self._torch_taps[key]
+
+    @staticmethod
+    def _output_span(taps: AxisTaps, lo: int, hi: int) -> Tuple[int, int]:
+        """Output pixels ``[start, stop)`` whose low-res support meets low-res pixels ``[lo, hi]``."""
+        # Both bounds are non-decreasing along the axis, so the matching pixels are contiguous.
+        start = int(np.searchsorted(taps.lowres_max, lo, side='left'))
+        stop = int(np.searchsorted(taps.lowres_min, hi, side='right'))
+        return start, stop
+
+    def positive_extents(self, lowres_logits: torch.Tensor) -> np.ndarray:
+        """``[B, 4]`` int array ``(row_lo, row_hi, col_lo, col_hi)`` of positive low-res pixels.
+
+        Rows of objects without any positive logit are ``-1``. Works on a ``[B, h, w]`` batch
+        on any device and moves only ``B x (h + w)`` booleans to the host.
+        """
+        positive = lowres_logits > self.threshold
+        rows_any = positive.any(dim=2).cpu().numpy()
+        cols_any = positive.any(dim=1).cpu().numpy()
+        extents = np.full((positive.shape[0], 4), -1, dtype=np.int64)
+        for i in range(positive.shape[0]):
+            r = np.flatnonzero(rows_any[i])
+            if r.size:
+                c = np.flatnonzero(cols_any[i])
+                extents[i] = (r[0], r[-1], c[0], c[-1])
+        return extents
+
+    def window_logits(self, lowres: torch.Tensor, extent) -> Optional[Tuple[torch.Tensor, int, int]]:
+        """Full-resolution logits of one object on its window, with the window's top-left corner.
+
+        ``lowres`` is the object's ``[h, w]`` low-res logit map; ``extent`` its row of
+        :meth:`positive_extents`. Returns None when no pixel can be positive.
+        """
+        r_lo, r_hi, c_lo, c_hi = (int(v) for v in extent)
+        if r_lo < 0:
+            return None
+        y0, y1 = self._output_span(self.rows, r_lo, r_hi)
+        x0, x1 = self._output_span(self.cols, c_lo, c_hi)
+        if y0 >= y1 or x0 >= x1:
+            return None
+        up, p_r0, p_c0 = self._step1(lowres, y0, y1, x0, x1)
+        return self._step2(up, p_r0, p_c0, y0, y1, x0, x1), y0, x0
+
+    def _step1(self, lowres, y0, y1, x0, x1):
+        """Upsample 4x the low-res crop that feeds output window ``[y0:y1, x0:x1]``.
+
+        Returns the 1024-frame rows ``[p_r0, ...)`` and cols ``[p_c0, ...)`` as ``(tensor,
+        p_r0, p_c0)``.
+        """
+        # Needed 1024-frame rows [p_r0, p_r1) and cols [p_c0, p_c1) (host-side lookups).
+        p_r0, p_r1 = int(self.rows.src0[y0]), int(self.rows.src1[y1 - 1]) + 1
+        p_c0, p_c1 = int(self.cols.src0[x0]), int(self.cols.src1[x1 - 1]) + 1
+        n = self.lowres_size
+        # Low-res pixels read by those 1024-frame pixels: frame pixel R reads floor(R/4 - 3/8)
+        # and the next one. Starting the crop there keeps every sample position of the crop
+        # non-negative, so the crop clamps exactly where the full frame clamps.
+        l_r0 = max(p_r0 // 4 - 1, 0)
+        l_r1 = min((p_r1 - 1) // 4 + 2, n)
+        l_c0 = max(p_c0 // 4 - 1, 0)
+        l_c1 = min((p_c1 - 1) // 4 + 2, n)
+        crop = lowres[l_r0:l_r1, l_c0:l_c1][None, None].float()
+        up = F.interpolate(crop, (4 * (l_r1 - l_r0), 4 * (l_c1 - l_c0)), mode='bilinear',
+                           align_corners=False)[0, 0]
+        return up[p_r0 - 4 * l_r0:p_r1 - 4 * l_r0, p_c0 - 4 * l_c0:p_c1 - 4 * l_c0], p_r0, p_c0
+
+    def _step2(self, up, p_r0, p_c0, y0, y1, x0, x1):
+        """Resize the 1024-frame window to the output window, blending like ATen's CPU kernel."""
+        (rs0, rs1, rw0, rw1), (cs0, cs1, cw0, cw1) = self._taps_on(up.device)
+        c0 = cs0[x0:x1] - p_c0
+        c1 = cs1[x0:x1] - p_c0
+        r0 = rs0[y0:y1] - p_r0
+        r1 = rs1[y0:y1] - p_r0
+        # Inner axis (width) first, then height, as in ATen's CPU and CUDA kernels.
+        top = up.index_select(0, r0)
+        bottom = up.index_select(0, r1)
+        wa, wb = cw0[x0:x1], cw1[x0:x1]
+        top = _blend(top.index_select(1, c0), top.index_select(1, c1), wa, wb)
+        bottom = _blend(bottom.index_select(1, c0), bottom.index_select(1, c1), wa, wb)
+        return _blend(top, bottom, rw0[y0:y1, None], rw1[y0:y1, None])
+
+    def window_mask(self, lowres: torch.Tensor, extent) -> MaskWindow:
+        """Thresholded mask of one object on its window (see :class:`MaskWindow`)."""
+        result = self.window_logits(lowres, extent)
+        if result is None:
+            return MaskWindow(np.zeros((0, 0), dtype=bool), 0, 0)
+        logits, top, left = result
+        return MaskWindow((logits > self.threshold).cpu().numpy(), top, left)
