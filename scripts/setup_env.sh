@@ -76,10 +76,15 @@ if [[ -z "$wheel" ]]; then
     # produces a wheel without ops.
     (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
         "$py" -m pip wheel --no-deps --no-build-isolation -w "$build_dir/dist" .)
-    built=$(ls "$build_dir"/dist/mmcv-*.whl | head -n1)
+    built=$(ls "$build_dir"/dist/mmcv-*.whl 2>/dev/null | head -n1 || true)
     [[ -n "$built" ]] || die "mmcv build produced no wheel"
-    # Refuse to cache a wheel that has no compiled ops.
-    "$py" -m zipfile -l "$built" | grep -q 'mmcv/_ext' || die "the mmcv wheel has no compiled ops (mmcv/_ext missing)"
+    # Refuse to cache a wheel that has no compiled ops (a build without
+    # --no-build-isolation or without MMCV_WITH_OPS silently produces one).
+    "$py" - "$built" <<'PY' || die "the mmcv wheel $built has no compiled ops (mmcv/_ext missing)"
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+sys.exit(0 if any(n.startswith('mmcv/_ext') for n in names) else 1)
+PY
     cp "$built" "$cache_dir/.incoming.whl" && mv "$cache_dir/.incoming.whl" "$cache_dir/$(basename "$built")"
     wheel="$cache_dir/$(basename "$built")"
     log "cached $wheel"

@@ -1,0 +1,173 @@
+"""Tiny synthetic segmentation data for tests: random-colour images with painted shapes."""
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+
+def write_image_folder_dataset(root, num_train=4, num_val=2, size=64, num_classes=2, seed=0):
+    """Write ``img_dir/{train,val}`` and ``ann_dir/{train,val}`` PNGs under ``root``.
+
+    Each image has a noisy background (class 0) and rectangles of classes 1..num_classes-1
+    whose colour depends on the class, so a model can learn them; a border strip is 255
+    (ignored). Returns ``root``.
+    """
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(0, 256, size=(num_classes, 3))
+    for split, count in (('train', num_train), ('val', num_val)):
+        img_dir = osp.join(root, 'img_dir', split)
+        ann_dir = osp.join(root, 'ann_dir', split)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
+        for index in range(count):
+            label = np.zeros((size, size), np.uint8)
+            for _ in range(3):
+                cls = int(rng.integers(1, num_classes)) if num_classes > 1 else 0
+                x1, y1 = rng.integers(0, size // 2, size=2)
+                w, h = rng.integers(size // 8, size // 2, size=2)
+                label[y1:y1 + h, x1:x1 + w] = cls
+            image = colours[label].astype(np.float64) + rng.normal(0, 12, (size, size, 3))
+            image = np.clip(image, 0, 255).astype(np.uint8)
+            label[:, :2] = 255
+            name = f'{split}_{index:03d}.png'
+            cv2.imwrite(osp.join(img_dir, name), image)
+            cv2.imwrite(osp.join(ann_dir, name), label)
+    return root
+
+
+TINY_QUICKSTART_OVERRIDES = """
+_base_ = [{base!r}]
+crop_size = (64, 64)
+data_root = {data_root!r}
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size),
+    decode_head=dict(channels=16),
+    auxiliary_head=dict(channels=16))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval={ckpt_interval}))
+randomness = dict(seed=0)
+"""
+
+
+def write_tiny_quickstart_config(path, repo_root, data_root, max_iters=4, ckpt_interval=2):
+    """Write a config inheriting the quickstart UperNet-R18 config, shrunk for CPU tests."""
+    base = osp.join(repo_root, 'configs', 'quickstart',
+                    'upernet_r18_4xb4-20k_image-folder-512x512.py')
+    with open(path, 'w') as f:
+        f.write(TINY_QUICKSTART_OVERRIDES.format(base=base, data_root=data_root,
+                                                 max_iters=max_iters, ckpt_interval=ckpt_interval))
+    return path
+
+
+def write_samrs_like_dataset(root, counts=None, size=64, seed=0, num_val=2):
+    """Write a tiny SOTA/SIOR/FAST-like tree under ``root`` (the SEP base config's layout).
+
+    ``<root>/<subset>/images`` (SIOR as .jpg like DIOR), ``semantic`` label PNGs with the
+    subset's class indices (255 border), ``train.txt`` / ``val.txt``. Object colours are a
+    function of (subset, class) so a tiny model can learn them. Returns the counts used.
+    """
+    from samrs_mm.sources.classes import SAMRS_CLASS_LISTS
+    counts = dict(counts or {'sota': 6, 'sior': 4, 'fast': 10})
+    rng = np.random.default_rng(seed)
+    for subset, count in counts.items():
+        num_classes = len(SAMRS_CLASS_LISTS[subset])
+        suffix = '.jpg' if subset == 'sior' else '.png'
+        img_dir = osp.join(root, subset, 'images')
+        ann_dir = osp.join(root, subset, 'semantic')
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
+        colours = rng.integers(0, 256, size=(num_classes, 3))
+        names = []
+        for index in range(count + num_val):
+            label = np.full((size, size), 255, np.uint8)
+            image = np.full((size, size, 3), 90, np.float64)
+            for _ in range(3):
+                cls = int(rng.integers(0, min(num_classes, 4)))
+                x1, y1 = rng.integers(0, size // 2, size=2)
+                w, h = rng.integers(size // 6, size // 2, size=2)
+                label[y1:y1 + h, x1:x1 + w] = cls
+                image[y1:y1 + h, x1:x1 + w] = colours[cls]
+            image = np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8)
+            name = f'{subset}_{index:03d}'
+            cv2.imwrite(osp.join(img_dir, name + suffix), image)
+            cv2.imwrite(osp.join(ann_dir, name + '.png'), label)
+            names.append(name)
+        with open(osp.join(root, subset, 'train.txt'), 'w') as f:
+            f.write('\n'.join(names[:count]) + '\n')
+        with open(osp.join(root, subset, 'val.txt'), 'w') as f:
+            f.write('\n'.join(names[count:]) + '\n')
+    return counts
+
+
+def _tiny_pipeline(source, index, train):
+    steps = ["dict(type='LoadImageFromFile')", "dict(type='LoadAnnotations')",
+             f"dict(type='TagSource', source={source!r}, source_index={index})"]
+    if train:
+        steps += ["dict(type='RandomFlip', prob=0.5, direction='horizontal')",
+                  "dict(type='RandomRot90', prob=0.5)"]
+    steps.append('dict(type="PackSegInputs", meta_keys=meta_keys)')
+    return '[' + ', '.join(steps) + ']'
+
+
+def write_tiny_sep_config(path, repo_root, data_root, max_iters=20, batch_size=6,
+                          extra_imports=(), extra=''):
+    """Write a config inheriting configs/sep/upernet_r50.py, shrunk to ResNet-18 at 64 px."""
+    base = osp.join(repo_root, 'configs', 'sep', 'upernet_r50.py')
+    datasets = {'sota': 'SOTADataset', 'sior': 'SIORDataset', 'fast': 'FASTDataset'}
+    train_sets, val_sets = [], []
+    for index, (source, dataset_type) in enumerate(datasets.items()):
+        common = (f"type={dataset_type!r}, data_root={osp.join(data_root, source)!r}, "
+                  "data_prefix=dict(img_path='images', seg_map_path='semantic')")
+        train_sets.append(f"dict({common}, ann_file='train.txt', "
+                          f"pipeline={_tiny_pipeline(source, index, True)})")
+        val_sets.append(f"dict({common}, ann_file='val.txt', "
+                        f"pipeline={_tiny_pipeline(source, index, False)})")
+    text = f"""
+_base_ = [{base!r}]
+custom_imports = dict(imports=['samrs_mm'] + {list(extra_imports)!r}, allow_failed_imports=False)
+meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor',
+             'flip', 'flip_direction', 'reduce_zero_label', 'source', 'source_index')
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=(64, 64)),
+    backbone=dict(depth=18),
+    decode_head=dict(in_channels=[64, 128, 256, 512], channels=16),
+    auxiliary_head=dict(in_channels=256, channels=16))
+train_dataloader = dict(
+    batch_size={batch_size}, num_workers=0, persistent_workers=False,
+    sampler=dict(type='MultiSourceSampler', batch_size={batch_size}),
+    dataset=dict(type='ConcatDataset', datasets=[{', '.join(train_sets)}]))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+    dataset=dict(type='ConcatDataset', datasets=[{', '.join(val_sets)}]))
+test_dataloader = val_dataloader
+optim_wrapper = dict(optimizer=dict(lr=2e-3))
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]
+train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval={max_iters}, save_best=None))
+randomness = dict(seed=0)
+{extra}
+"""
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
