@@ -1,1 +1,5 @@
-"""samrs_mm.datasets."""
+"""Datasets, samplers and transforms registered into the mmseg registries."""
+from .multi_source_sampler import MultiSourceSampler, proportional_batch_sizes  # noqa: F401
+from .samrs import FASTDataset, SIORDataset, SOTADataset  # noqa: F401
+from .source_tagging import SOURCE_META_KEYS, TagSource  # noqa: F401
+from .transforms import RandomGamma, RandomRot90  # noqa: F401

@@ -1,0 +1,79 @@
+"""Augmentations of the SAMRS pre-training recipe that mmseg lacks: rot90 and random gamma."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+from mmseg.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class RandomRot90(BaseTransform):
+    """Rotate image and segmentation maps by a random multiple of 90 degrees.
+
+    With probability ``prob`` the sample is rotated counter-clockwise by k * 90 degrees,
+    k drawn uniformly from {1, 2, 3}; otherwise it is left alone. Aerial images have no
+    "up", so all four orientations are equally plausible.
+    """
+
+    def __init__(self, prob: float = 0.5) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'RandomRot90: prob must be in [0, 1], got {prob}')
+        self.prob = prob
+
+    @cache_randomness
+    def _choose_k(self) -> int:
+        return int(np.random.randint(1, 4)) if np.random.rand() < self.prob else 0
+
+    def transform(self, results: dict) -> dict:
+        """Rotate ``img`` and every key in ``seg_fields`` by the same k * 90 degrees."""
+        k = self._choose_k()
+        results['rot90_k'] = k
+        if k == 0:
+            return results
+        results['img'] = np.ascontiguousarray(np.rot90(results['img'], k))
+        for key in results.get('seg_fields', []):
+            results[key] = np.ascontiguousarray(np.rot90(results[key], k))
+        results['img_shape'] = results['img'].shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class RandomGamma(BaseTransform):
+    """Gamma correction with a random gamma drawn uniformly from ``gamma_range``.
+
+    ``out = 255 * (img / 255) ** gamma`` on uint8 images (via a lookup table), applied with
+    probability ``prob``. mmseg's ``AdjustGamma`` only has a fixed gamma.
+    """
+
+    def __init__(self, gamma_range=(0.8, 1.2), prob: float = 0.5) -> None:
+        low, high = gamma_range
+        if not 0 < low <= high:
+            raise ValueError(f'RandomGamma: need 0 < low <= high, got {gamma_range}')
+        self.gamma_range = (float(low), float(high))
+        self.prob = prob
+
+    @cache_randomness
+    def _choose_gamma(self):
+        if np.random.rand() >= self.prob:
+            return None
+        return float(np.random.uniform(*self.gamma_range))
+
+    def transform(self, results: dict) -> dict:
+        """Apply the lookup table of the drawn gamma to ``img``."""
+        gamma = self._choose_gamma()
+        if gamma is None:
+            return results
+        table = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma + 0.5, 0, 255).astype(np.uint8)
+        img = results['img']
+        if img.dtype != np.uint8:
+            raise TypeError(f'RandomGamma expects a uint8 image, got {img.dtype}')
+        results['img'] = cv2.LUT(img, table)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(gamma_range={self.gamma_range}, prob={self.prob})'
