@@ -1,1 +1,2 @@
-"""samrs_mm.evaluation."""
+"""Metrics registered into ``mmseg.registry.METRICS``."""
+from .per_source_iou import PerSourceIoUMetric  # noqa: F401

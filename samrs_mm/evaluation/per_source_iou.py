@@ -1,0 +1,95 @@
+"""mIoU per source (SAMRS subset) and their average, as in the paper's Table 9."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.logging import MMLogger, print_log
+from mmseg.evaluation.metrics import IoUMetric
+from mmseg.registry import DATASETS, METRICS
+from prettytable import PrettyTable
+
+
+def _resolve_sources(sources: Sequence[Union[str, dict]]) -> Dict[str, tuple]:
+    """Map each source name to its class names (SAMRS names look up their dataset class)."""
+    from samrs_mm.datasets.samrs import SAMRS_DATASETS
+    resolved: Dict[str, tuple] = OrderedDict()
+    for entry in sources:
+        if isinstance(entry, str):
+            if entry not in SAMRS_DATASETS:
+                raise ValueError(f'unknown source {entry!r}: give dict(name=..., classes=[...]) '
+                                 f'or one of {sorted(SAMRS_DATASETS)}')
+            resolved[entry] = tuple(DATASETS.get(SAMRS_DATASETS[entry]).METAINFO['classes'])
+        else:
+            resolved[str(entry['name'])] = tuple(entry['classes'])
+    if not resolved:
+        raise ValueError('PerSourceIoUMetric needs at least one source')
+    return resolved
+
+
+@METRICS.register_module()
+class PerSourceIoUMetric(IoUMetric):
+    """IoU computed separately for every source of a multi-source validation set.
+
+    Each sample is scored against its own source's classes (``metainfo['source']``, set by
+    ``TagSource``). Reports ``mIoU.<source>``, ``aAcc.<source>``, ``mAcc.<source>`` for every
+    source and ``mIoU`` = the unweighted average of the per-source mIoUs (the paper's
+    "average" column), and logs a table with one row per source.
+
+    Args:
+        sources (list[str | dict]): SAMRS subset names ('sota', 'sior', 'fast') or
+            ``dict(name=..., classes=[...])`` for other sources.
+        ignore_index (int): label value ignored in the counts. Defaults to 255.
+    """
+
+    def __init__(self, sources: Sequence[Union[str, dict]] = ('sota', 'sior', 'fast'),
+                 ignore_index: int = 255, nan_to_num: Optional[int] = None, **kwargs) -> None:
+        super().__init__(ignore_index=ignore_index, iou_metrics=['mIoU'], nan_to_num=nan_to_num,
+                         **kwargs)
+        self.source_classes = _resolve_sources(sources)
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Accumulate intersection/union areas per sample, tagged with its source."""
+        for data_sample in data_samples:
+            source = data_sample.get('source', None)
+            if source not in self.source_classes:
+                raise KeyError(f'{data_sample.get("img_path", "?")}: source {source!r} is not '
+                               f'one of {list(self.source_classes)} (add TagSource to the pipeline)')
+            num_classes = len(self.source_classes[source])
+            pred_label = data_sample['pred_sem_seg']['data'].squeeze()
+            label = data_sample['gt_sem_seg']['data'].squeeze().to(pred_label)
+            areas = self.intersect_and_union(pred_label, label, num_classes, self.ignore_index)
+            self.results.append((source,) + tuple(areas))
+
+    def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
+        """Per-source metrics and the average mIoU over the sources that had samples."""
+        logger: MMLogger = MMLogger.get_current_instance()
+        metrics: Dict[str, float] = OrderedDict()
+        summary = PrettyTable(field_names=['Source', 'Images', 'aAcc', 'mAcc', 'mIoU'])
+        per_source_miou = []
+        for source, class_names in self.source_classes.items():
+            rows = [r[1:] for r in results if r[0] == source]
+            if not rows:
+                continue
+            totals = [sum(column) for column in zip(*rows)]
+            areas = self.total_area_to_metrics(*totals, ['mIoU'], self.nan_to_num, self.beta)
+            miou = float(np.round(np.nanmean(areas['IoU']) * 100, 2))
+            macc = float(np.round(np.nanmean(areas['Acc']) * 100, 2))
+            aacc = float(np.round(float(areas['aAcc']) * 100, 2))
+            metrics[f'mIoU.{source}'] = miou
+            metrics[f'mAcc.{source}'] = macc
+            metrics[f'aAcc.{source}'] = aacc
+            per_source_miou.append(miou)
+            summary.add_row([source, len(rows), aacc, macc, miou])
+            class_table = PrettyTable(field_names=['Class', 'IoU', 'Acc'])
+            for name, iou, acc in zip(class_names, areas['IoU'], areas['Acc']):
+                class_table.add_row([name, np.round(iou * 100, 2), np.round(acc * 100, 2)])
+            print_log(f'per class results of {source}:\n{class_table.get_string()}', logger)
+        if not per_source_miou:
+            raise ValueError('PerSourceIoUMetric received no samples')
+        metrics['mIoU'] = float(np.round(np.mean(per_source_miou), 2))
+        summary.add_row(['average', sum(len([r for r in results if r[0] == s]) for s in self.source_classes),
+                         '-', '-', metrics['mIoU']])
+        print_log(f'per source results (SAMRS Table 9 layout):\n{summary.get_string()}', logger)
+        return metrics
