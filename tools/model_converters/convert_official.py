@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Convert a published checkpoint to this package's (or mmseg's) key names.
+
+    python tools/model_converters/convert_official.py FORMAT SRC DST
+
+FORMAT (source -> consumer):
+  resnet       torchvision / RSP ResNet-50          -> mmseg ResNet (depth=50)
+  swin         official / RSP Swin-T                -> mmseg SwinTransformer
+  vit          DeiT / MAE / BEiT ViT-B              -> mmseg VisionTransformer
+  vit_adapter  DeiT / MAE / BEiT ViT-B              -> samrs_mm ViTAdapter
+  vit_rvsa     MAE ViT-B (MillionAID), RVSA         -> samrs_mm ViTRVSA
+  vitaev2      ViTAEv2-S (ImageNet) / RSP ViTAEv2-S -> samrs_mm ViTAEv2
+  internimage  InternImage-T (ImageNet)             -> samrs_mm InternImage
+
+The output holds ``{'state_dict': ..., 'meta': {...}}`` and can be given to
+``init_cfg=dict(type='Pretrained', checkpoint=DST)``. (The backbones of this package also
+accept the official files directly and convert them on the fly.) Keys that no rule knows
+stop the conversion with the list of keys (exit status 2); deliberately dropped keys
+(classifiers, MAE decoders, rebuilt buffers) are listed by reason.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from samrs_mm.models.backbones import pretrained as conversion  # noqa: E402
+
+
+def parse_args(argv=None):
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument('format', choices=sorted(conversion.CONVERTERS), help='official layout of SRC')
+    parser.add_argument('src', help='official checkpoint (.pth / .pth.tar)')
+    parser.add_argument('dst', help='output checkpoint')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Convert, print a summary; non-zero exit status on any failure."""
+    args = parse_args(argv)
+    if not osp.isfile(args.src):
+        print(f'error: {args.src} does not exist', file=sys.stderr)
+        return 1
+    try:
+        # the user's own download: trusted, and older checkpoints pickle non-tensor metadata
+        raw = torch.load(args.src, map_location='cpu', weights_only=False)
+        state = conversion.extract_state_dict(raw)
+        result = conversion.convert_checkpoint(args.format, state)
+    except conversion.UnmappableKeysError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError, OSError) as err:
+        print(f'error: cannot convert {args.src}: {err}', file=sys.stderr)
+        return 1
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    meta = dict(converted_from=osp.basename(args.src), source_format=args.format)
+    torch.save(dict(state_dict=result.state_dict, meta=meta), args.dst)
+    print(f'{args.src} ({args.format}): {len(state)} tensors -> {len(result.state_dict)} written to {args.dst}')
+    by_reason = {}
+    for key, reason in result.dropped.items():
+        by_reason.setdefault(reason, []).append(key)
+    for reason, keys in by_reason.items():
+        print(f'  dropped ({reason}): {len(keys)} e.g. {keys[:3]}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
