@@ -1,0 +1,260 @@
+"""Turn a SEP (multi-head segmentation pre-training) checkpoint into a fine-tuning initialisation.
+
+A SEP model is an mmseg ``EncoderDecoder`` whose ``decode_head`` (and ``auxiliary_head``)
+is a ``MultiHeadDecodeHead`` around a stock head::
+
+    backbone.* / neck.*                                   kept as they are
+    decode_head.shared_decoder.<stock head keys>          kept, renamed to decode_head.<key>
+    decode_head.source_heads.<sota|sior|fast>.weight/bias dropped (one classifier per subset)
+    decode_head.source_cls_embeds.<source>.weight/bias    dropped (Mask2Former SEP)
+    (the same under auxiliary_head.)
+
+The fine-tuning classifier (``conv_seg``, or Mask2Former's ``cls_embed``) starts fresh.
+The result is an mmengine checkpoint for ``load_from``::
+
+    python tools/convert_sep_checkpoint.py work_dirs/sep_upernet_r50/iter_80000.pth \\
+        checkpoints/sep/upernet_r50_sep_init.pth \\
+        --config configs/finetune/potsdam/upernet_r50-imp-sep_8xb1-80k_potsdam-512x512.py
+    SEP_INIT=checkpoints/sep/upernet_r50_sep_init.pth python tools/train.py \\
+        configs/finetune/potsdam/upernet_r50-imp-sep_8xb1-80k_potsdam-512x512.py
+
+With ``--config`` the converted keys are checked against the fine-tuning model built from
+that config: ViT position embeddings are resized to its input size (SEP runs at 224 x 224),
+then every key must exist with the same shape and only the fresh classifier may be missing;
+otherwise nothing is written and the exit status is 1. Use ``--config`` for ViT-family
+backbones: without it their position embeddings keep the SEP size.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import math
+import re
+import sys
+from collections import Counter, OrderedDict
+from typing import Dict, List, Optional, Tuple
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+import torch  # noqa: E402
+
+# <head>.<SEP part>.<rest>; auxiliary heads may be a list (auxiliary_head.0. ...).
+SEP_KEY = re.compile(r'^(?P<head>decode_head|auxiliary_head(?:\.\d+)?)\.'
+                     r'(?P<part>shared_decoder|source_heads|source_cls_embeds)\.(?P<rest>.+)$')
+# Keys of a fine-tuning model that are expected to start fresh.
+FRESH_CLASSIFIER = re.compile(r'^(decode_head|auxiliary_head(\.\d+)?)\.(conv_seg|cls_embed)\.')
+
+
+class SEPConversionError(Exception):
+    """The input is not a SEP checkpoint or does not fit the fine-tuning model."""
+
+
+def convert_sep_state_dict(state_dict: Dict[str, torch.Tensor]
+                           ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """Map SEP keys to stock fine-tuning keys; return the new state dict and a report.
+
+    The report holds ``kept`` (unchanged keys), ``renamed`` (old -> new), ``dropped``
+    (key -> reason) and ``sources`` (the SAMRS subsets whose heads were dropped).
+    """
+    converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    report = dict(kept=[], renamed={}, dropped={}, sources=set(), resized={})
+    found_sep_part = False
+    for key, value in state_dict.items():
+        if key.startswith('module.'):  # saved from a DDP wrapper by hand
+            key = key[len('module.'):]
+        match = SEP_KEY.match(key)
+        if match is None:
+            _put(converted, key, value, key)
+            report['kept'].append(key)
+            continue
+        found_sep_part = True
+        head, part, rest = match.group('head', 'part', 'rest')
+        if part == 'shared_decoder':
+            if rest.startswith('conv_seg.'):
+                report['dropped'][key] = 'classifier of the wrapped head (unused in SEP)'
+                continue
+            new_key = f'{head}.{rest}'
+            _put(converted, new_key, value, key)
+            report['renamed'][key] = new_key
+        else:
+            source = rest.split('.', 1)[0]
+            report['sources'].add(source)
+            report['dropped'][key] = f'SEP classifier of source {source!r}'
+    if not found_sep_part:
+        raise SEPConversionError(
+            'no SEP keys found (decode_head.shared_decoder.*, decode_head.source_heads.* or '
+            'decode_head.source_cls_embeds.*): this is not a multi-head SEP checkpoint; a plain '
+            'mmseg checkpoint can be given to load_from directly')
+    report['sources'] = sorted(report['sources'])
+    return converted, report
+
+
+def _put(target: dict, key: str, value: torch.Tensor, origin: str) -> None:
+    if key in target:
+        raise SEPConversionError(f'{origin} maps to {key}, which the checkpoint already holds')
+    target[key] = value
+
+
+def extract_state_dict(checkpoint: object, path: str) -> Dict[str, torch.Tensor]:
+    """The model weights of an mmengine checkpoint (or of a bare state dict)."""
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
+        checkpoint = checkpoint['state_dict']
+    elif isinstance(checkpoint, dict) and isinstance(checkpoint.get('model'), dict):
+        checkpoint = checkpoint['model']
+    if not isinstance(checkpoint, dict) or not all(
+            isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        raise SEPConversionError(f'{path}: no state dict found (expected an mmengine checkpoint '
+                                 "with 'state_dict' or a dict of tensors)")
+    return checkpoint
+
+
+def _grid_split(tokens: int, other: int) -> Optional[Tuple[int, int, int]]:
+    """``(extra, side, other_side)`` when both token counts are extra tokens + a square grid."""
+    for extra in (0, 1, 2):
+        side, other_side = math.isqrt(tokens - extra), math.isqrt(other - extra)
+        if side * side == tokens - extra and other_side * other_side == other - extra:
+            return extra, side, other_side
+    return None
+
+
+def resize_position_embeddings(state_dict: Dict[str, torch.Tensor],
+                               target: Dict[str, torch.Tensor]) -> Dict[str, str]:
+    """Resize ViT position embeddings (``*pos_embed``) to the fine-tuning model's grid.
+
+    SEP trains at 224 x 224, fine-tuning runs at 512 or 896: the patch grid grows, so the
+    ``(1, extra + H*W, C)`` table is interpolated bicubically over the grid (extra tokens,
+    e.g. the class token, are kept). Returns ``key -> 'old shape -> new shape'``.
+    """
+    resized = {}
+    for key, value in list(state_dict.items()):
+        wanted = target.get(key)
+        if (wanted is None or not key.endswith('pos_embed') or value.dim() != 3
+                or wanted.dim() != 3 or tuple(value.shape) == tuple(wanted.shape)
+                or value.shape[0] != 1 or value.shape[2] != wanted.shape[2]):
+            continue
+        split = _grid_split(value.shape[1], wanted.shape[1])
+        if split is None:
+            continue
+        extra, side, new_side = split
+        grid = value[:, extra:].reshape(1, side, side, -1).permute(0, 3, 1, 2).float()
+        grid = torch.nn.functional.interpolate(grid, size=(new_side, new_side), mode='bicubic',
+                                               align_corners=False)
+        grid = grid.permute(0, 2, 3, 1).reshape(1, new_side * new_side, -1).to(value.dtype)
+        state_dict[key] = torch.cat([value[:, :extra], grid], dim=1)
+        resized[key] = f'{tuple(value.shape)} -> {tuple(state_dict[key].shape)}'
+    return resized
+
+
+def build_target(config: str) -> Dict[str, torch.Tensor]:
+    """The state dict of the model of a fine-tuning config (weights not initialised)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    return MODELS.build(cfg.model).state_dict()  # nothing is downloaded before init_weights
+
+
+def check_against_target(state_dict: Dict[str, torch.Tensor],
+                         target: Dict[str, torch.Tensor]) -> dict:
+    """Compare converted keys and shapes with a fine-tuning model's state dict."""
+    missing = sorted(set(target) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(target))
+    mismatched = sorted(f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
+                        f'{tuple(target[k].shape)}'
+                        for k in set(target) & set(state_dict)
+                        if tuple(target[k].shape) != tuple(state_dict[k].shape))
+    fresh = [k for k in missing if FRESH_CLASSIFIER.match(k)]
+    return dict(fresh=fresh, missing=[k for k in missing if k not in fresh],
+                unexpected=unexpected, mismatched=mismatched, model_keys=len(target))
+
+
+def _group(keys: List[str]) -> str:
+    counts = Counter(k.split('.', 1)[0] for k in keys)
+    return ', '.join(f'{name} {count}' for name, count in sorted(counts.items())) or 'none'
+
+
+def print_report(report: dict, check: Optional[dict], verbose: bool) -> None:
+    """Say what was kept, renamed and dropped (and how it fits the fine-tuning model)."""
+    renamed, dropped = report['renamed'], report['dropped']
+    print(f'kept unchanged: {len(report["kept"])} tensors ({_group(report["kept"])})')
+    print(f'renamed (shared decoder -> stock head): {len(renamed)} tensors '
+          f'({_group(list(renamed.values()))})')
+    print(f'dropped: {len(dropped)} tensors (SEP sources: {", ".join(report["sources"]) or "-"})')
+    reasons = Counter(dropped.values())
+    for reason, count in sorted(reasons.items()):
+        print(f'  {count:4d} x {reason}')
+    for key, change in report.get('resized', {}).items():
+        print(f'resized to the fine-tuning input size: {key} {change}')
+    if verbose:
+        for old, new in renamed.items():
+            print(f'  rename {old} -> {new}')
+        for key in dropped:
+            print(f'  drop   {key}')
+    if check is not None:
+        print(f'fine-tuning model: {check["model_keys"]} tensors; starting fresh: '
+              f'{", ".join(check["fresh"]) or "none"}')
+        for title in ('missing', 'unexpected', 'mismatched'):
+            if check[title]:
+                print(f'{title} ({len(check[title])}):')
+                for line in check[title][:50]:
+                    print(f'  {line}')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command line of the converter."""
+    parser = argparse.ArgumentParser(
+        description='Convert a multi-head SEP checkpoint into a fine-tuning initialisation '
+                    '(backbone + shared decoder kept, SEP classifiers dropped).')
+    parser.add_argument('src', help='SEP checkpoint (.pth written by tools/train.py)')
+    parser.add_argument('dst', help='output checkpoint, for load_from / SEP_INIT')
+    parser.add_argument('--config', help='fine-tuning config whose model the result must fit')
+    parser.add_argument('--verbose', action='store_true', help='list every renamed / dropped key')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Convert; return the exit status."""
+    args = parse_args(argv)
+    import samrs_mm  # noqa: F401  (runtime fixes: torch>=2.6 checkpoint loading; registries)
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    if not osp.isfile(args.src):
+        print(f'error: {args.src}: checkpoint not found', file=sys.stderr)
+        return 2
+    if args.config and not osp.isfile(args.config):
+        print(f'error: {args.config}: config not found', file=sys.stderr)
+        return 2
+    try:
+        checkpoint = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
+        state_dict, report = convert_sep_state_dict(extract_state_dict(checkpoint, args.src))
+    except SEPConversionError as error:
+        print(f'error: {args.src}: {error}', file=sys.stderr)
+        return 2
+    check = None
+    if args.config:
+        target = build_target(args.config)
+        report['resized'] = resize_position_embeddings(state_dict, target)
+        check = check_against_target(state_dict, target)
+    print(f'{args.src} -> {args.dst}')
+    print_report(report, check, args.verbose)
+    if check is not None and (check['missing'] or check['unexpected'] or check['mismatched']):
+        print(f'error: the converted weights do not fit the model of {args.config}; nothing '
+              'written (is it the fine-tuning config of the same backbone and decoder?)',
+              file=sys.stderr)
+        return 1
+    meta = dict(converted_from=osp.abspath(args.src), converter='tools/convert_sep_checkpoint.py',
+                sep_sources=report['sources'], dropped=sorted(report['dropped']),
+                resized=report['resized'], checked_against=args.config)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    partial = f'{args.dst}.part{os.getpid()}'
+    torch.save(dict(meta=meta, state_dict=state_dict), partial)
+    os.replace(partial, args.dst)
+    print(f'wrote {args.dst} ({len(state_dict)} tensors)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
