@@ -185,3 +185,23 @@ def test_full_label_release(tmp_path, labels):
     _convert(src, out, '--labels', labels, '--splits', 'val')
     assert len(_names(out, 'ann_dir', 'val')) == 20
     assert not osp.isdir(osp.join(out, 'img_dir', 'train'))
+
+
+def test_extracted_copy_beside_the_archive(tmp_path):
+    src, out = str(tmp_path / 'release'), str(tmp_path / 'out')
+    pairs = make_potsdam_release(src, tiles=('2_10',))
+    # The user also extracted the RGB archive, with a modified tile: the extracted file wins.
+    os.makedirs(osp.join(src, '2_Ortho_RGB'))
+    changed = pairs['2_10'][0] // 2
+    cv2.imwrite(osp.join(src, '2_Ortho_RGB', 'top_potsdam_2_10_RGB.tif'),
+                cv2.cvtColor(changed, cv2.COLOR_RGB2BGR))
+    _convert(src, out)
+    crop = cv2.cvtColor(cv2.imread(osp.join(out, 'img_dir', 'train', '2_10_0_0_32_32.png')),
+                        cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(crop, changed[:32, :32])
+    # Two archives holding the same tile are ambiguous.
+    with zipfile.ZipFile(osp.join(src, 'more_RGB.zip'), 'w') as extra:
+        extra.writestr('top_potsdam_2_10_RGB.tif', _tif_bytes(changed))
+    os.remove(osp.join(src, '2_Ortho_RGB', 'top_potsdam_2_10_RGB.tif'))
+    twice = _convert(src, str(tmp_path / 'out2'), check=False)
+    assert twice.returncode == 2 and '2_10 found twice' in twice.stderr

@@ -155,6 +155,18 @@ def scan_inputs(root: str, name_pattern: 're.Pattern[str]') -> Iterator[FileRef]
                 yield FileRef(path)
 
 
+def add_unique(found: Dict[str, FileRef], key: str, ref: FileRef) -> None:
+    """Record ``ref`` for ``key``; an extracted file wins over the same file in an archive.
+
+    Two plain files (or two archive members) for one key are ambiguous: an error names both.
+    """
+    previous = found.get(key)
+    if previous is None or (previous.member is not None and ref.member is None):
+        found[key] = ref
+    elif (previous.member is None) == (ref.member is None):
+        raise ConversionError(f'{key} found twice: {previous} and {ref}; keep one of them')
+
+
 # ------------------------------------------------------------------------------- output
 def atomic_write_png(path: str, image: np.ndarray) -> None:
     """Write a PNG so that ``path`` either does not exist or holds the complete file."""

@@ -39,9 +39,10 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from converter_common import (ConversionError, FileRef, TileResult,  # noqa: E402
-                              atomic_write_png, check_settings, colours_to_indices, crop_boxes,
-                              decode_image, default_nproc, mark_tile_done, pad_to, read_marker,
-                              run_jobs, scan_inputs, summarise, tile_is_done, unknown_colours)
+                              add_unique, atomic_write_png, check_settings,
+                              colours_to_indices, crop_boxes, decode_image, default_nproc,
+                              mark_tile_done, pad_to, read_marker, run_jobs, scan_inputs,
+                              summarise, tile_is_done, unknown_colours)
 
 IGNORE_VALUE = 255
 # iSAID class colours (RGB) -> label value, in mmseg's iSAIDDataset class order.
@@ -94,10 +95,7 @@ def find_images(split_dir: str) -> Tuple[Dict[str, FileRef], Dict[str, FileRef]]
     for pattern, found in ((IMAGE_NAME, images), (LABEL_NAME, labels)):
         for ref in scan_inputs(split_dir, pattern):
             key = pattern.fullmatch(ref.name).group(1)
-            if key in found:
-                raise ConversionError(f'{key} found twice: {found[key]} and {ref}; keep one copy '
-                                      '(archive or extracted folder)')
-            found[key] = ref
+            add_unique(found, key, ref)
     return images, labels
 
 

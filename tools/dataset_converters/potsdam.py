@@ -38,9 +38,10 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from converter_common import (ConversionError, FileRef, TileResult,  # noqa: E402
-                              atomic_write_png, check_settings, colours_to_indices, crop_boxes,
-                              decode_image, default_nproc, mark_tile_done, pad_to, read_marker,
-                              run_jobs, scan_inputs, summarise, tile_is_done, unknown_colours)
+                              add_unique, atomic_write_png, check_settings,
+                              colours_to_indices, crop_boxes, decode_image, default_nproc,
+                              mark_tile_done, pad_to, read_marker, run_jobs, scan_inputs,
+                              summarise, tile_is_done, unknown_colours)
 
 # The standard ISPRS split (24 training / 14 test tiles), as "<row>_<column>" tile ids.
 TRAIN_TILES = ('2_10', '2_11', '2_12', '3_10', '3_11', '3_12', '4_10', '4_11', '4_12', '5_10',
@@ -96,10 +97,7 @@ def find_tiles(src: str, labels: str) -> Tuple[Dict[str, FileRef], Dict[str, Fil
         for ref in scan_inputs(src, pattern):
             row, column = pattern.fullmatch(ref.name).groups()
             key = f'{int(row)}_{int(column)}'
-            if key in found:
-                raise ConversionError(f'tile {key} found twice: {found[key]} and {ref}; keep '
-                                      'one copy (archive or extracted folder)')
-            found[key] = ref
+            add_unique(found, key, ref)
     return images, label_refs
 
 
