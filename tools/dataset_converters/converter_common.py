@@ -250,14 +250,14 @@ class TileResult:
 
 
 def run_jobs(jobs: Sequence, worker: Callable[[object], TileResult], nproc: int,
-             desc: str) -> List[TileResult]:
+             desc: str, unit: str = 'tile') -> List[TileResult]:
     """Run ``worker`` on every job in ``nproc`` processes with a progress bar.
 
     Exceptions inside a job become the job's ``error`` (one bad tile never stops the
     others); the caller reports them and exits non-zero.
     """
     results: List[TileResult] = []
-    progress = tqdm(total=len(jobs), desc=desc, unit='tile', dynamic_ncols=True,
+    progress = tqdm(total=len(jobs), desc=desc, unit=unit, dynamic_ncols=True,
                     file=sys.stdout)
     if nproc <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -294,7 +294,7 @@ def _guarded(worker: Callable[[object], TileResult], job) -> TileResult:
 
 
 def summarise(results: Iterable[TileResult], out_dir: str, title: str,
-              warnings: Sequence[str] = ()) -> int:
+              warnings: Sequence[str] = (), unit: str = 'tiles') -> int:
     """Print the end-of-run summary, write it as JSON; return the exit status."""
     results = list(results)
     per_split: Dict[str, Dict[str, int]] = {}
@@ -313,7 +313,7 @@ def summarise(results: Iterable[TileResult], out_dir: str, title: str,
     unknown = [r for r in results if r.unknown_pixels and not r.error]
     print(f'\n{title}: summary (output: {out_dir})')
     for split, counts in sorted(per_split.items()):
-        print(f'  {split:6s} {counts["tiles"]:5d} tiles -> {counts["crops"]:6d} crops '
+        print(f'  {split:6s} {counts["tiles"]:5d} {unit} -> {counts["crops"]:6d} crops '
               f'({counts["written"]} written, {counts["reused"]} already there), '
               f'{counts["failed"]} failed')
     for result in unknown:
@@ -328,8 +328,8 @@ def summarise(results: Iterable[TileResult], out_dir: str, title: str,
     atomic_write_bytes(osp.join(out_dir, 'conversion_summary.json'),
                        json.dumps(summary, indent=2, sort_keys=True).encode())
     if failures:
-        print(f'{len(failures)} tile(s) failed; rerun the same command after fixing them '
-              '(finished tiles are skipped).')
+        print(f'{len(failures)} of {len(results)} {unit} failed; rerun the same command after '
+              f'fixing them (finished {unit} are skipped).')
         return 1
     return 0
 

@@ -202,8 +202,8 @@ def main(argv=None) -> int:
         for message in warnings:
             print(f'  warning: {message}', file=sys.stderr)
         return 2
-    results = run_jobs(jobs, convert_image, args.nproc, 'isaid')
-    return summarise(results, args.out_dir, 'isaid', warnings)
+    results = run_jobs(jobs, convert_image, args.nproc, 'isaid', unit='image')
+    return summarise(results, args.out_dir, 'isaid', warnings, unit='images')
 
 
 if __name__ == '__main__':
