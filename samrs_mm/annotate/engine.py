@@ -86,9 +86,15 @@ def _check_config(cfg: Optional[Dict[str, Any]], overrides: Dict[str, Any]) -> D
 class AnnotationEngine:
     """Labels images: one :class:`ObjectMask` per instance, in instance order."""
 
-    def __init__(self, cfg: Optional[Dict[str, Any]] = None, **overrides) -> None:
+    def __init__(self, cfg: Optional[Dict[str, Any]] = None, model=None, **overrides) -> None:
         self.cfg = _check_config(cfg, overrides)
-        self.backend: AnnotationBackend = ANNOTATION_BACKENDS[self.cfg['backend']](self.cfg)
+        backend_cls = ANNOTATION_BACKENDS[self.cfg['backend']]
+        if model is None:
+            self.backend: AnnotationBackend = backend_cls(self.cfg)
+        else:
+            # An already built model (e.g. shared with a SamPredictor reference) replaces
+            # model_type / checkpoint / random_init.
+            self.backend = backend_cls(self.cfg, model=model)
 
     def prompt_for(self, source: str = '') -> PromptSpec:
         """The prompt spec used for images of ``source`` (``'auto'`` resolved by the paper's rule)."""
@@ -127,6 +133,9 @@ class AnnotationEngine:
         return self.annotate(image, record.instances, source=record.source, name=record.image_path)
 
 
-def build_engine(cfg: Optional[Dict[str, Any]] = None, **overrides) -> AnnotationEngine:
-    """Build an :class:`AnnotationEngine` from a config dict and/or keyword overrides."""
-    return AnnotationEngine(cfg, **overrides)
+def build_engine(cfg: Optional[Dict[str, Any]] = None, model=None, **overrides) -> AnnotationEngine:
+    """Build an :class:`AnnotationEngine` from a config dict and/or keyword overrides.
+
+    ``model`` optionally hands over an already built SAM (``segment_anything`` backend only).
+    """
+    return AnnotationEngine(cfg, model=model, **overrides)

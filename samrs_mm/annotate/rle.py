@@ -21,8 +21,9 @@ def empty_rle(height: int, width: int) -> Dict:
 
 
 def _compress(counts, height: int, width: int) -> Dict:
-    """Compressed RLE dict with str counts from uncompressed run lengths."""
-    rle = mask_utils.frPyObjects({'counts': [int(c) for c in counts], 'size': [height, width]}, height, width)
+    """Compressed RLE dict with str counts from uncompressed run lengths (any integer sequence)."""
+    counts = np.asarray(counts, dtype=np.uint64)
+    rle = mask_utils.frPyObjects({'counts': counts, 'size': [height, width]}, height, width)
     rle['counts'] = rle['counts'].decode('ascii')
     return rle
 
@@ -55,16 +56,15 @@ def window_to_rle(window: np.ndarray, top: int, left: int, height: int,
     block[:, y0:y0 + tight.shape[0]] = tight.T
     flat = block.ravel()
     change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], change, [flat.size]))
-    runs = np.diff(bounds).tolist()
+    runs = np.diff(np.concatenate(([0], change, [flat.size]))).astype(np.int64)
     if flat[0]:
-        runs.insert(0, 0)  # COCO counts start with a (here empty) run of zeros
+        runs = np.concatenate(([0], runs))  # COCO counts start with a (here empty) run of zeros
     runs[0] += x0 * height
     after = (width - x0 - ncols) * height
     if len(runs) % 2 == 1:  # ends with a zero run: extend it
         runs[-1] += after
     elif after:
-        runs.append(after)
+        runs = np.concatenate((runs, [after]))
     area = int(tight.sum())
     bbox = (float(x0), float(y0), float(ncols), float(tight.shape[0]))
     return _compress(runs, height, width), area, bbox

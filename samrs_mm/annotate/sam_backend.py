@@ -53,16 +53,21 @@ def decoder_bytes_per_prompt(sam, element_size: int = 4) -> int:
 class SamBackend(AnnotationBackend):
     """SAM labelling (see the module docstring). Built from the engine config."""
 
-    def __init__(self, cfg: dict) -> None:
+    def __init__(self, cfg: dict, model=None) -> None:
+        """Build SAM from ``cfg``, or use ``model`` (a ``Sam`` already built, e.g. shared with a reference)."""
         super().__init__(cfg)
         from segment_anything.utils.transforms import ResizeLongestSide
         self.device = torch.device(cfg['device'])
         if cfg['dtype'] not in _DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {cfg['dtype']!r}")
         self.autocast_dtype = _DTYPES[cfg['dtype']]
-        self.sam = build_sam_model(cfg['model_type'], checkpoint=cfg['checkpoint'],
-                                   random_init=cfg['random_init'], seed=cfg['random_seed'],
-                                   download=cfg['download'], device=self.device)
+        if model is None:
+            model = build_sam_model(cfg['model_type'], checkpoint=cfg['checkpoint'],
+                                    random_init=cfg['random_init'], seed=cfg['random_seed'],
+                                    download=cfg['download'], device=self.device)
+        else:
+            model = model.eval().to(self.device)
+        self.sam = model
         self.transform = ResizeLongestSide(self.sam.image_encoder.img_size)
         self.decoder = PromptBatchDecoder(self.sam)
         self.multimask_output = bool(cfg['multimask_output'])

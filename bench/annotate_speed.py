@@ -1,0 +1,336 @@
+"""Per-image time and peak memory of SAM labelling, four ways, side by side in one run.
+
+On one real image (default ``../shared/data/dota/images/P0706.png`` with its 531 + 5 DOTA
+objects, H-Box prompts) and one SAM (default: the full-size ViT-B architecture with random
+weights; compute does not depend on the weights):
+
+(a) the per-object loop: ``SamPredictor.set_image`` then ``predict(box=...)`` per object,
+    each mask encoded to COCO RLE;
+(b) the SAMRS scripts' way: one ``set_image``, ``predict_torch`` on chunks of 20 boxes,
+    full-resolution boolean masks, each encoded to COCO RLE;
+(c) ours: ``samrs_mm.annotate`` engine (``prompt_batch_size='auto'``: the batch-size
+    measurement on this image is included in its time);
+(m) the model floor: the image encoder once plus ``prompt_encoder`` + ``mask_decoder`` over
+    all prompts at the stock decoder's best batch size (found by a sweep that is not
+    timed), without any post-processing.
+
+Prints a table and the ratios (c)/(m), (b)/(c), (a)/(c), and checks that (c)'s masks equal
+(b)'s (floating-point ties at the 0 threshold allowed, counted). Memory is the process's
+peak resident set during each method (CPU) or the peak CUDA allocation (GPU).
+
+Runs without mmcv / mmseg: the engine modules are loaded by ``standalone_annotate``.
+``--quick`` uses the small random test SAM and 48 objects (a CPU smoke run).
+
+Usage: python bench/annotate_speed.py [--device cpu|cuda] [--dtype float32|bfloat16] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import os.path as osp
+import sys
+import threading
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from standalone_annotate import REPO_ROOT, load_annotate  # noqa: E402
+
+DEFAULT_DATA = osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data'))
+
+
+# --------------------------------------------------------------------------- input
+def read_dota_boxes(path):
+    """Horizontal boxes ``(N, 4)`` of a DOTA labelTxt file (true hull of each quadrilateral)."""
+    boxes = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 9:
+                continue  # header lines (imagesource:, gsd:)
+            quad = np.array(parts[:8], dtype=np.float64).reshape(4, 2)
+            boxes.append(np.concatenate([quad.min(0), quad.max(0)]))
+    return np.array(boxes)
+
+
+def load_input(args):
+    """Image ``H x W x 3`` uint8 RGB, boxes ``(N, 4)`` and a description of the input."""
+    import cv2
+    image_path = args.image or osp.join(args.data, 'dota', 'images', 'P0706.png')
+    label_path = args.labels or osp.join(args.data, 'dota', 'labelTxt', 'P0706.txt')
+    if osp.isfile(image_path) and osp.isfile(label_path):
+        image = cv2.cvtColor(cv2.imread(image_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        boxes = read_dota_boxes(label_path)
+        desc = f'{osp.basename(image_path)} ({image.shape[1]}x{image.shape[0]}, {len(boxes)} objects)'
+    else:
+        # Same size and object count as P0706, so compute is the same; said loudly in the table.
+        rng = np.random.default_rng(0)
+        image = rng.integers(0, 256, (1182, 1111, 3), dtype=np.uint8)
+        xy = rng.uniform(0, 1050, (536, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(8, 60, (536, 2))], axis=1)
+        desc = f'SYNTHETIC 1111x1182 image, 536 random boxes ({image_path} not found)'
+    if args.max_objects:
+        boxes = boxes[:args.max_objects]
+        desc += f', first {len(boxes)} used'
+    return image, boxes, desc
+
+
+# --------------------------------------------------------------------------- memory
+class PeakMemory:
+    """Peak memory of a block: resident set (CPU) or CUDA allocations (GPU), in MiB."""
+
+    def __init__(self, device):
+        self.device = torch.device(device)
+        self.peak_mb = float('nan')
+
+    @staticmethod
+    def _rss_mb():
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._rss_mb())
+            time.sleep(0.002)
+
+    def __enter__(self):
+        gc.collect()
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        self._peak = self._rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._rss_mb())
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize()
+            self.peak_mb = torch.cuda.max_memory_allocated() / 2 ** 20
+        else:
+            self.peak_mb = self._peak
+        self.host_peak_mb = self._peak
+
+
+# --------------------------------------------------------------------------- methods
+def sync(device):
+    """Wait for the device so wall times include its work."""
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def encode_full(mask):
+    """COCO RLE of a full-resolution boolean mask, as the SAMRS scripts write it."""
+    from pycocotools import mask as mask_utils
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode('ascii')
+    return rle
+
+
+def method_a(sam, image, boxes, device, autocast):
+    """Per-object SamPredictor.predict loop."""
+    from segment_anything import SamPredictor
+    predictor = SamPredictor(sam)
+    out = []
+    with torch.no_grad(), autocast():
+        predictor.set_image(image)
+        for box in boxes:
+            masks, _, _ = predictor.predict(box=box, multimask_output=False)
+            out.append(encode_full(masks[0]))
+    sync(device)
+    return out
+
+
+def method_b(sam, image, boxes, device, autocast, chunk=20):
+    """The SAMRS scripts: set_image, predict_torch in chunks of 20, full-resolution masks."""
+    from segment_anything import SamPredictor
+    predictor = SamPredictor(sam)
+    out = []
+    with torch.no_grad(), autocast():
+        predictor.set_image(image)
+        all_boxes = torch.as_tensor(boxes, dtype=torch.float, device=device)
+        for start in range(0, len(boxes), chunk):
+            tb = predictor.transform.apply_boxes_torch(all_boxes[start:start + chunk], image.shape[:2])
+            masks, _, _ = predictor.predict_torch(point_coords=None, point_labels=None, boxes=tb,
+                                                  multimask_output=False)
+            masks = masks[:, 0].cpu().numpy()
+            for m in masks:
+                out.append(encode_full(m))
+    sync(device)
+    return out
+
+
+def method_c(engine, image, instances):
+    """Our engine."""
+    out = engine.annotate(image, instances, source='dota', name='bench')
+    sync(engine.cfg['device'])
+    return [m.rle for m in out]
+
+
+def stock_decode(sam, predictor, boxes_t, size):
+    """prompt_encoder + mask_decoder over all boxes at batch ``size``, nothing else."""
+    pe = sam.prompt_encoder.get_dense_pe()
+    for start in range(0, len(boxes_t), size):
+        sparse, dense = sam.prompt_encoder(points=None, boxes=boxes_t[start:start + size], masks=None)
+        sam.mask_decoder(image_embeddings=predictor.features, image_pe=pe,
+                         sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                         multimask_output=False)
+
+
+def best_stock_batch(sam, image, boxes, device, autocast, candidates, max_prompts):
+    """Sweep the stock decoder's batch sizes (untimed for (m)); return (best size, per-prompt ms by size)."""
+    from segment_anything import SamPredictor
+    predictor = SamPredictor(sam)
+    per_prompt = {}
+    with torch.no_grad(), autocast():
+        predictor.set_image(image)
+        tb = predictor.transform.apply_boxes_torch(torch.as_tensor(boxes, dtype=torch.float, device=device),
+                                                   image.shape[:2])
+        stock_decode(sam, predictor, tb[:1], 1)  # warm-up
+        for size in candidates:
+            if size > max_prompts:
+                break
+            reps = max(2, min(4, 32 // size))
+            best = float('inf')
+            for _ in range(2):
+                sync(device)
+                t = time.perf_counter()
+                stock_decode(sam, predictor, tb[:size * reps], size)
+                sync(device)
+                best = min(best, (time.perf_counter() - t) / (size * reps))
+            per_prompt[size] = best * 1000
+    return min(per_prompt, key=per_prompt.get), per_prompt
+
+
+def method_m(sam, image, boxes, device, autocast, size):
+    """Model floor: encoder once + prompt_encoder + mask_decoder over all prompts at ``size``."""
+    from segment_anything import SamPredictor
+    predictor = SamPredictor(sam)
+    with torch.no_grad(), autocast():
+        predictor.set_image(image)
+        tb = predictor.transform.apply_boxes_torch(torch.as_tensor(boxes, dtype=torch.float, device=device),
+                                                   image.shape[:2])
+        stock_decode(sam, predictor, tb, size)
+    sync(device)
+
+
+def compare_rles(ours, ref):
+    """(#objects whose masks differ, #differing pixels) between two lists of RLEs."""
+    from pycocotools import mask as mask_utils
+    objects = pixels = 0
+    for a, b in zip(ours, ref):
+        if a['counts'] != b['counts']:
+            objects += 1
+            da = mask_utils.decode({'size': a['size'], 'counts': a['counts'].encode()})
+            db = mask_utils.decode({'size': b['size'], 'counts': b['counts'].encode()})
+            pixels += int((da != db).sum())
+    return objects, pixels
+
+
+# --------------------------------------------------------------------------- main
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'])
+    parser.add_argument('--model-type', default=None, help='default vit_b (tiny_test with --quick)')
+    parser.add_argument('--data', default=DEFAULT_DATA, help='the shared sample data folder')
+    parser.add_argument('--image', default=None)
+    parser.add_argument('--labels', default=None, help='DOTA labelTxt of --image')
+    parser.add_argument('--max-objects', type=int, default=None)
+    parser.add_argument('--methods', default='a,b,c,m', help='subset of a,b,c,m to run')
+    parser.add_argument('--quick', action='store_true', help='small test SAM, 48 objects')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.model_type = args.model_type or 'tiny_test'
+        args.max_objects = args.max_objects or 48
+    args.model_type = args.model_type or 'vit_b'
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    methods = [m.strip() for m in args.methods.split(',') if m.strip()]
+
+    engine_mod = load_annotate('engine')
+    sam_models = load_annotate('sam_models')
+    from samrs_mm.sources.record import Instance
+
+    image, boxes, desc = load_input(args)
+    instances = [Instance(class_name='object', hbox=b) for b in boxes]
+    device = args.device
+    sam = sam_models.build_sam_model(args.model_type, random_init=True, seed=0, device=device)
+    engine = engine_mod.build_engine(dict(prompt='hbox', device=device, dtype=args.dtype,
+                                          prompt_batch_size='auto'), model=sam)
+    autocast = engine.backend.autocast
+
+    # Warm up kernels and allocator once, outside every timed block.
+    with torch.no_grad(), autocast():
+        method_a(sam, image[:64, :64], boxes[:1] * 0 + np.array([4, 4, 40, 40]), device, autocast)
+
+    results, outputs = {}, {}
+    labels = {'a': '(a) SamPredictor.predict per object',
+              'b': '(b) SAMRS scripts: predict_torch x20, full-res masks',
+              'c': '(c) samrs_mm engine',
+              'm': '(m) model floor: encoder + decoder only'}
+    best_size, sweep = None, {}
+    if 'm' in methods:
+        best_size, sweep = best_stock_batch(sam, image, boxes, device, autocast,
+                                            (1, 2, 4, 8, 16, 32, 64, 128, 256), len(boxes))
+    for key in ('a', 'b', 'c', 'm'):
+        if key not in methods:
+            continue
+        with PeakMemory(device) as mem:
+            start = time.perf_counter()
+            if key == 'a':
+                outputs[key] = method_a(sam, image, boxes, device, autocast)
+            elif key == 'b':
+                outputs[key] = method_b(sam, image, boxes, device, autocast)
+            elif key == 'c':
+                engine.backend.timings.update(encoder=0.0, decoder=0.0, masks=0.0)
+                outputs[key] = method_c(engine, image, instances)
+            else:
+                method_m(sam, image, boxes, device, autocast, best_size)
+            seconds = time.perf_counter() - start
+        results[key] = (seconds, mem.peak_mb, mem.host_peak_mb)
+
+    dev_name = torch.cuda.get_device_name() if torch.device(device).type == 'cuda' else \
+        f'CPU, {torch.get_num_threads()} threads'
+    mem_label = 'peak CUDA alloc MiB' if torch.device(device).type == 'cuda' else 'peak RSS MiB'
+    print(f'\nSAM labelling speed: {desc}')
+    print(f'model {args.model_type} (random weights), device {device} ({dev_name}), dtype {args.dtype}, '
+          f'torch {torch.__version__}\n')
+    print(f'| method | s / image | objects / s | {mem_label} |')
+    print('|---|---:|---:|---:|')
+    for key in ('a', 'b', 'c', 'm'):
+        if key in results:
+            sec, peak, _ = results[key]
+            print(f'| {labels[key]} | {sec:.2f} | {len(boxes) / sec:.1f} | {peak:.0f} |')
+    print()
+    for num, den in (('c', 'm'), ('b', 'c'), ('a', 'c')):
+        if num in results and den in results:
+            print(f'({num})/({den}) = {results[num][0] / results[den][0]:.3f}')
+    if 'c' in results:
+        t = engine.backend.timings
+        sizer = engine.backend.sizer
+        chosen = sizer.chosen('hbox')
+        measured = ', '.join(f'{s}: {v * 1000:.0f}' for s, v in sorted(sizer.measurements('hbox').items()))
+        print(f'(c) stages: encoder {t["encoder"]:.2f} s, decoder {t["decoder"]:.2f} s, '
+              f'masks+RLE {t["masks"]:.2f} s; prompt batch size auto -> {chosen} '
+              f'(ms/prompt by size: {measured})')
+    if sweep:
+        print(f'(m) stock decoder ms/prompt by batch size: '
+              + ', '.join(f'{s}: {v:.0f}' for s, v in sweep.items()) + f' -> {best_size}')
+    if 'c' in outputs and 'b' in outputs:
+        objs, pix = compare_rles(outputs['c'], outputs['b'])
+        print(f'(c) vs (b) masks: {len(boxes) - objs}/{len(boxes)} identical, {pix} differing pixels in total')
+    return results
+
+
+if __name__ == '__main__':
+    main()
