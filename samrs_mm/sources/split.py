@@ -278,13 +278,13 @@ def split_record(record: ImageRecord, image: np.ndarray,
                     if inside[j]:
                         best[k] = max(best[k], 3)
                         quad = polys_np[k] - offset
-                        inst = Instance(
+                        # hbox-only sources stay without a rotated box (quad = hbox corners,
+                        # needed for the DOTA label line).
+                        patch.instances.append(Instance(
                             class_name=source.class_name, class_index=source.class_index,
-                            hbox=G.quad_to_hbox(quad), quad=quad, rbox=G.quad_to_rbox(quad),
-                            difficult=source.difficult, origin=source.origin)
-                        if source.quad is None:  # hbox-only source: keep it hbox-only
-                            inst.rbox = None
-                        patch.instances.append(inst)
+                            hbox=G.quad_to_hbox(quad), quad=quad, difficult=source.difficult,
+                            origin=source.origin,
+                            rbox=None if source.quad is None else G.quad_to_rbox(quad)))
                         patch.truncated.append(False)
                         continue
                     if iof[j] <= 0 or clipped[j].is_empty:
@@ -297,8 +297,8 @@ def split_record(record: ImageRecord, image: np.ndarray,
                     quad, hbox = quad - offset, hbox - np.tile(offset, 2)
                     patch.instances.append(Instance(
                         class_name=source.class_name, class_index=source.class_index, hbox=hbox,
-                        quad=quad, rbox=G.quad_to_rbox(quad), difficult=source.difficult or heavy,
-                        origin=source.origin))
+                        quad=quad, difficult=source.difficult or heavy, origin=source.origin,
+                        rbox=None if source.quad is None else G.quad_to_rbox(quad)))
                     patch.truncated.append(bool(heavy))
             patches.append(patch)
     accounting = dict(objects=n, kept=int(np.sum(best == 3)), clipped=int(np.sum(best == 2)),
@@ -398,7 +398,13 @@ def _finished_manifest(out_dir: str, stem: str, settings: SplitSettings) -> Opti
 _WORKER: Dict[str, Any] = {}
 
 
-def _init_worker(source, out_dir: str, settings: SplitSettings, resume: bool) -> None:
+def _init_worker(source, out_dir: str, settings: SplitSettings, resume: bool,
+                 single_thread: bool = False) -> None:
+    if single_thread:
+        # One OpenCV thread per worker: the processes already use the cores, and OpenCV's
+        # thread pool inherited through fork() is not safe to reuse.
+        import cv2
+        cv2.setNumThreads(1)
     _WORKER.update(source=source, out_dir=out_dir, settings=settings, resume=resume)
 
 
@@ -524,7 +530,7 @@ def split_dataset(source, out_dir: str, settings: Optional[SplitSettings] = None
     else:
         import multiprocessing as mp
         pool = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn').Pool(
-            nproc, initializer=_init_worker, initargs=(source, out_dir, settings, resume))
+            nproc, initializer=_init_worker, initargs=(source, out_dir, settings, resume, True))
         results = pool.imap_unordered(_split_one, todo, chunksize=1)
     try:
         for result in results:
