@@ -1,0 +1,466 @@
+"""Write SAM labels to disk: semantic PNG, colour PNG, per-image instance json, merged COCO json.
+
+Layout under a work dir (one image ``<stem>``; see docs/annotate.md)::
+
+    semantic/<stem>.png      gray, pixel = class index in the class list, 255 = unlabeled
+    semantic/<stem>.tif      the same label as GeoTIFF in the image's frame (GeoTIFF inputs)
+    color/<stem>.png         palette PNG of the same indices (for viewing)
+    instances/<stem>.json    every object: COCO RLE mask, boxes, class, SAM score, area, prompt
+    images/<stem>.<ext>      the input image (only with ``copy_images``)
+    annotations.json         COCO json of all images (:func:`merge_annotations`)
+
+Every file is written atomically (a temporary file in ``<work_dir>/.tmp`` then
+``os.replace``), and ``instances/<stem>.json`` is written last: its presence with the run's
+settings fingerprint marks the image as finished, so a run killed at any moment resumes
+without leaving half-written files behind.
+
+Overlaps: where masks of several objects cover a pixel, the semantic map takes the class
+of one of them by a deterministic rule (:data:`OVERLAP_RULES`); the default,
+``'small_on_top'``, paints objects from the largest mask area to the smallest, so a small
+object lying on a large one (a car on a bridge) stays visible; objects of equal area are
+painted in instance order (the later one ends on top).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import os.path as osp
+import shutil
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ['OVERLAP_RULES', 'COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'paint_order', 'compose_semantic',
+           'encode_gray_png', 'encode_palette_png', 'label_palette', 'AtomicFiles', 'ImageResult',
+           'LabelWriter', 'read_instances', 'merge_annotations']
+
+OVERLAP_RULES = ('small_on_top', 'large_on_top', 'first_on_top', 'last_on_top', 'score_on_top')
+COPY_MODES = (None, 'copy', 'link', 'symlink', 'png')
+INSTANCES_FORMAT_VERSION = 1
+TMP_DIR_NAME = '.tmp'
+
+
+def paint_order(areas: Sequence[int], scores: Sequence[float], rule: str = 'small_on_top') -> List[int]:
+    """Positions of the objects in the order they are painted (the last painted ends on top).
+
+    ``small_on_top``: largest area first; ``large_on_top``: smallest first; ``first_on_top``:
+    reverse instance order; ``last_on_top``: instance order; ``score_on_top``: lowest SAM
+    score first. Ties keep instance order, so the later object of a tie ends on top.
+    """
+    n = len(areas)
+    idx = list(range(n))
+    if rule == 'small_on_top':
+        return sorted(idx, key=lambda i: (-int(areas[i]), i))
+    if rule == 'large_on_top':
+        return sorted(idx, key=lambda i: (int(areas[i]), i))
+    if rule == 'first_on_top':
+        return idx[::-1]
+    if rule == 'last_on_top':
+        return idx
+    if rule == 'score_on_top':
+        return sorted(idx, key=lambda i: (float(scores[i]), i))
+    raise ValueError(f'unknown overlap rule {rule!r}; choose one of {", ".join(OVERLAP_RULES)}')
+
+
+def _decode_rle(rle: dict) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+    rle = dict(rle)
+    if isinstance(rle['counts'], str):
+        rle['counts'] = rle['counts'].encode('ascii')
+    return mask_utils.decode(rle)
+
+
+def compose_semantic(masks: Sequence, class_indices: Sequence[int], height: int, width: int,
+                     overlap: str = 'small_on_top', ignore_index: int = 255) -> np.ndarray:
+    """The ``height x width`` uint8 semantic map of one image's object masks.
+
+    ``masks`` are :class:`~samrs_mm.annotate.backend.ObjectMask` objects (``rle``, ``area``,
+    ``bbox``, ``score``), ``class_indices[i]`` the label of ``masks[i]``. Pixels no mask covers
+    are ``ignore_index``; overlaps follow ``overlap`` (see :func:`paint_order`).
+    """
+    if len(masks) != len(class_indices):
+        raise ValueError(f'{len(masks)} masks but {len(class_indices)} class indices')
+    label = np.full((height, width), ignore_index, dtype=np.uint8)
+    areas = [int(m.area) for m in masks]
+    scores = [float(m.score) for m in masks]
+    for i in paint_order(areas, scores, overlap):
+        mask = masks[i]
+        if mask.area == 0:
+            continue
+        cls = int(class_indices[i])
+        if not 0 <= cls <= 255 or cls == ignore_index:
+            raise ValueError(f'class index {cls} cannot be stored in a uint8 label with ignore index {ignore_index}')
+        size = tuple(int(v) for v in mask.rle['size'])
+        if size != (height, width):
+            raise ValueError(f'mask of object {i} is {size[1]}x{size[0]}, the image {width}x{height}')
+        # Only the mask's bounding box can hold pixels: paint that window, not the whole image.
+        x, y, w, h = (int(round(v)) for v in mask.bbox)
+        full = _decode_rle(mask.rle)
+        window = full[y:y + h, x:x + w].astype(bool)
+        label[y:y + h, x:x + w][window] = cls
+    return label
+
+
+def label_palette(classes: Sequence[str]) -> List[List[int]]:
+    """RGB colour per class index: the project's one palette (the SAMRS datasets use it too)."""
+    from ..datasets.samrs import make_palette
+    return make_palette(len(classes))
+
+
+def encode_gray_png(label: np.ndarray) -> bytes:
+    """PNG bytes of a 2-D uint8 array as an 8-bit gray image."""
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8), mode='L').save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def encode_palette_png(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_color=(0, 0, 0)) -> bytes:
+    """PNG bytes of a 2-D uint8 index array as a palette ('P' mode) image.
+
+    Index ``k < len(palette)`` shows ``palette[k]``; 255 (unlabeled) shows ``ignore_color``.
+    """
+    from PIL import Image
+    table = np.zeros((256, 3), dtype=np.uint8)
+    if len(palette) > 255:
+        raise ValueError(f'a palette PNG holds at most 255 classes, got {len(palette)}')
+    if len(palette):
+        table[:len(palette)] = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    table[255] = ignore_color
+    img = Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8), mode='P')
+    img.putpalette(table.reshape(-1).tolist())
+    buf = io.BytesIO()
+    img.save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def _encode_geotiff(label: np.ndarray, georef: dict, ignore_index: int) -> Optional[bytes]:
+    """GeoTIFF bytes of a label in the frame of ``georef``, or None without rasterio."""
+    try:
+        import rasterio
+        from rasterio.io import MemoryFile
+        from rasterio.transform import Affine
+    except ImportError:
+        return None
+    profile = dict(driver='GTiff', width=int(label.shape[1]), height=int(label.shape[0]), count=1,
+                   dtype='uint8', nodata=ignore_index, compress='deflate',
+                   transform=Affine(*georef['transform']))
+    if georef.get('crs'):
+        profile['crs'] = rasterio.crs.CRS.from_wkt(georef['crs'])
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(label[None])
+        return mem.read()
+
+
+class AtomicFiles:
+    """Writes files atomically: temporary file under ``tmp_dir`` (same file system), then rename."""
+
+    def __init__(self, tmp_dir: str) -> None:
+        self.tmp_dir = tmp_dir
+        self._counter = 0
+
+    def _tmp_path(self, path: str) -> str:
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        self._counter += 1
+        return osp.join(self.tmp_dir, f'{os.getpid()}-{self._counter}-{osp.basename(path)}')
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path``; readers see the old file or the complete new one."""
+        os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+        tmp = self._tmp_path(path)
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def write_json(self, path: str, obj: Any, indent: Optional[int] = None) -> None:
+        """Write ``obj`` as deterministic json (compact unless ``indent``)."""
+        seps = (',', ':') if indent is None else (',', ': ')
+        text = json.dumps(obj, separators=seps, indent=indent, ensure_ascii=False)
+        self.write_bytes(path, (text + '\n').encode('utf-8'))
+
+    def place_file(self, src: str, path: str, mode: str) -> None:
+        """Put a copy (``'copy'``), hard link (``'link'``, copy across devices) or symlink of ``src`` at ``path``."""
+        os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+        tmp = self._tmp_path(path)
+        if mode == 'symlink':
+            os.symlink(osp.abspath(src), tmp)
+        elif mode == 'link':
+            try:
+                os.link(src, tmp)
+            except OSError:  # other device or no hard links: a copy has the same bytes
+                shutil.copyfile(src, tmp)
+        else:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, path)
+
+
+@dataclass
+class ImageResult:
+    """What was written for one image."""
+
+    stem: str
+    objects: int = 0
+    empty_masks: int = 0
+    class_counts: Dict[str, int] = field(default_factory=dict)
+
+
+def _counts_text(counts) -> str:
+    """RLE counts as text (pycocotools gives bytes, the engine str)."""
+    return counts.decode('ascii') if isinstance(counts, bytes) else str(counts)
+
+
+def _floats(values) -> Optional[List[float]]:
+    if values is None:
+        return None
+    return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+
+
+def read_instances(path: str) -> dict:
+    """Load an ``instances/<stem>.json`` file, with an error naming it when it is broken."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f'{path}: cannot read instance file ({exc})') from None
+
+
+class LabelWriter:
+    """Writes the label files of one image (layout in the module docstring).
+
+    Args:
+        work_dir: output root.
+        classes: class names in label order (pixel value = position in this list).
+        palette: RGB per class for the colour PNG; default :func:`label_palette`.
+        overlap: overlap rule, one of :data:`OVERLAP_RULES`.
+        ignore_index: value of unlabeled pixels (255).
+        copy_images: None (no ``images/``), ``'copy'``, ``'link'`` (hard link, copy across
+            devices), ``'symlink'``, or ``'png'`` (the 8-bit RGB the engine saw, as PNG; for
+            16-bit or multi-band inputs).
+        color: write ``color/<stem>.png``.
+        geotiff: write ``semantic/<stem>.tif`` for inputs with a georeference (needs rasterio).
+        image_root: folder that ``file_name`` in the json files is relative to when images
+            are not copied (default: only the file name).
+    """
+
+    def __init__(self, work_dir: str, classes: Sequence[str], palette: Optional[Sequence] = None,
+                 overlap: str = 'small_on_top', ignore_index: int = 255, copy_images: Optional[str] = None,
+                 color: bool = True, geotiff: bool = True, image_root: Optional[str] = None) -> None:
+        if overlap not in OVERLAP_RULES:
+            raise ValueError(f'unknown overlap rule {overlap!r}; choose one of {", ".join(OVERLAP_RULES)}')
+        if copy_images is False:
+            copy_images = None
+        if copy_images not in COPY_MODES:
+            raise ValueError(f'copy_images must be one of {COPY_MODES}, got {copy_images!r}')
+        if len(classes) >= 255:
+            raise ValueError(f'{len(classes)} classes do not fit a uint8 label with 255 = unlabeled')
+        self.work_dir = work_dir
+        self.classes = tuple(classes)
+        self.palette = [list(c) for c in (palette if palette is not None else label_palette(self.classes))]
+        if len(self.palette) < len(self.classes):
+            raise ValueError(f'palette has {len(self.palette)} colours for {len(self.classes)} classes')
+        self.overlap = overlap
+        self.ignore_index = int(ignore_index)
+        self.copy_images = copy_images
+        self.color = bool(color)
+        self.geotiff = bool(geotiff)
+        self.image_root = image_root
+        self.files = AtomicFiles(osp.join(work_dir, TMP_DIR_NAME, f'pid{os.getpid()}'))
+
+    # ---- paths ----------------------------------------------------------------------------
+    def instances_path(self, stem: str) -> str:
+        """``instances/<stem>.json``: written last, marks the image as finished."""
+        return osp.join(self.work_dir, 'instances', stem + '.json')
+
+    def semantic_path(self, stem: str) -> str:
+        """``semantic/<stem>.png``."""
+        return osp.join(self.work_dir, 'semantic', stem + '.png')
+
+    def color_path(self, stem: str) -> str:
+        """``color/<stem>.png``."""
+        return osp.join(self.work_dir, 'color', stem + '.png')
+
+    def geotiff_path(self, stem: str) -> str:
+        """``semantic/<stem>.tif``."""
+        return osp.join(self.work_dir, 'semantic', stem + '.tif')
+
+    def file_name(self, image_path: str) -> str:
+        """Image name as the json files store it: relative to the image folder of the dataset."""
+        base = osp.basename(image_path)
+        if self.copy_images == 'png':
+            return osp.splitext(base)[0] + '.png'
+        if self.copy_images or not self.image_root:
+            return base
+        return osp.relpath(osp.abspath(image_path), osp.abspath(self.image_root)).replace(os.sep, '/')
+
+    def copied_image_path(self, image_path: str) -> str:
+        """Where ``copy_images`` puts the image."""
+        return osp.join(self.work_dir, 'images', self.file_name(image_path))
+
+    # ---- resume ---------------------------------------------------------------------------
+    def finished(self, record, fingerprint: str) -> bool:
+        """True when ``record``'s labels exist and were made with the same settings.
+
+        Raises ValueError when the finished file belongs to another image with the same
+        stem (two inputs would overwrite each other's labels).
+        """
+        path = self.instances_path(record.stem)
+        if not osp.isfile(path):
+            return False
+        try:
+            data = read_instances(path)
+        except ValueError:
+            return False  # unreadable: redo it
+        image = data.get('image', {})
+        if osp.abspath(image.get('path', '')) != osp.abspath(record.image_path):
+            raise ValueError(f'{record.image_path}: its labels would overwrite those of {image.get("path")} '
+                             f'(same file stem {record.stem!r}); give images unique names')
+        if data.get('settings') != fingerprint or data.get('version') != INSTANCES_FORMAT_VERSION:
+            return False
+        needed = [self.semantic_path(record.stem)]
+        if self.color:
+            needed.append(self.color_path(record.stem))
+        if self.copy_images:
+            needed.append(self.copied_image_path(record.image_path))
+        if self.geotiff and record.georef and _rasterio_available():
+            needed.append(self.geotiff_path(record.stem))
+        return all(osp.lexists(p) for p in needed)
+
+    # ---- writing --------------------------------------------------------------------------
+    def instance_entries(self, record, masks: Sequence) -> List[dict]:
+        """The per-object dicts of ``instances/<stem>.json``."""
+        entries = []
+        for k, (inst, mask) in enumerate(zip(record.instances, masks)):
+            entries.append(dict(
+                id=k,
+                class_name=self.classes[inst.class_index],
+                class_index=int(inst.class_index),
+                source_class=inst.class_name,
+                hbox=_floats(inst.hbox),
+                rbox=_floats(inst.rbox),
+                quad=None if inst.quad is None else [_floats(p) for p in np.asarray(inst.quad).reshape(-1, 2)],
+                difficult=bool(inst.difficult),
+                segmentation=dict(size=[int(v) for v in mask.rle['size']], counts=_counts_text(mask.rle['counts'])),
+                bbox=[float(v) for v in mask.bbox],
+                area=int(mask.area),
+                # SAM's float32 score to 6 decimals: the last bits depend on the decoder's
+                # batch composition, which must not change the files (resume, shards).
+                score=round(float(mask.score), 6),
+                prompt=str(mask.prompt),
+            ))
+        return entries
+
+    def write(self, record, masks: Sequence, fingerprint: str, image: Optional[np.ndarray] = None) -> ImageResult:
+        """Write every output of one image; ``masks[i]`` belongs to ``record.instances[i]``.
+
+        ``image`` (the RGB the engine saw) is needed for ``copy_images='png'`` only.
+        """
+        if len(masks) != len(record.instances):
+            raise ValueError(f'{record.image_path}: {len(masks)} masks for {len(record.instances)} instances')
+        for inst in record.instances:
+            if not 0 <= inst.class_index < len(self.classes):
+                raise ValueError(f'{inst.origin or record.ann_path}: class {inst.class_name!r} has index '
+                                 f'{inst.class_index}, outside the {len(self.classes)}-class list')
+        height, width = int(record.height), int(record.width)
+        if image is not None:
+            height, width = image.shape[:2]
+        label = compose_semantic(masks, [inst.class_index for inst in record.instances], height, width,
+                                 self.overlap, self.ignore_index)
+        stem = record.stem
+        if self.copy_images:
+            target = self.copied_image_path(record.image_path)
+            if self.copy_images == 'png':
+                if image is None:
+                    raise ValueError("copy_images='png' needs the decoded image")
+                self.files.write_bytes(target, _encode_rgb_png(image))
+            else:
+                self.files.place_file(record.image_path, target, self.copy_images)
+        self.files.write_bytes(self.semantic_path(stem), encode_gray_png(label))
+        if self.color:
+            self.files.write_bytes(self.color_path(stem), encode_palette_png(label, self.palette[:len(self.classes)]))
+        if self.geotiff and record.georef:
+            data = _encode_geotiff(label, record.georef, self.ignore_index)
+            if data is not None:
+                self.files.write_bytes(self.geotiff_path(stem), data)
+        objects = self.instance_entries(record, masks)
+        counts: Dict[str, int] = {}
+        for obj in objects:
+            counts[obj['class_name']] = counts.get(obj['class_name'], 0) + 1
+        image_info = dict(file_name=self.file_name(record.image_path), path=record.image_path,
+                          width=width, height=height, source=record.source, ann_path=record.ann_path)
+        if record.georef:
+            image_info['georef'] = record.georef
+        self.files.write_json(self.instances_path(stem), dict(
+            version=INSTANCES_FORMAT_VERSION, settings=fingerprint, image=image_info, objects=objects))
+        return ImageResult(stem=stem, objects=len(objects), empty_masks=sum(1 for m in masks if m.area == 0),
+                           class_counts=counts)
+
+
+def _rasterio_available() -> bool:
+    try:
+        import rasterio  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def _encode_rgb_png(image: np.ndarray) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode='RGB').save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def merge_annotations(work_dir: str, stems: Iterable[str], classes: Sequence[str], out_path: str,
+                      files: Optional[AtomicFiles] = None, description: str = 'samrs_mm SAM labels') -> Dict[str, Any]:
+    """Write the COCO json of the images ``stems`` (in that order) from their instance files.
+
+    Image ids count from 1 in the given order, annotation ids from 1 in image then object
+    order; category ids are ``class index + 1`` in class-list order. Objects whose mask is
+    empty are left out (COCO tools drop zero-area annotations anyway); their count is
+    returned. The file is written in one streaming pass, so memory stays flat.
+    Returns ``dict(images=..., annotations=..., empty_masks=..., class_counts=...)``.
+    """
+    files = files or AtomicFiles(osp.join(work_dir, TMP_DIR_NAME, f'pid{os.getpid()}'))
+    name_to_id = {name: i + 1 for i, name in enumerate(classes)}
+    categories = [dict(id=i + 1, name=name) for i, name in enumerate(classes)]
+    tmp = files._tmp_path(out_path)
+    ann_tmp = files._tmp_path(out_path + '.annotations')
+    os.makedirs(osp.dirname(out_path) or '.', exist_ok=True)
+    n_images = n_anns = n_empty = 0
+    class_counts = {name: 0 for name in classes}
+    compact = dict(separators=(',', ':'), ensure_ascii=False)
+    # Images and annotations are two lists of one json object: stream each into its own
+    # file in a single pass over the instance files, then join them.
+    with open(tmp, 'w', encoding='utf-8') as f, open(ann_tmp, 'w+', encoding='utf-8') as fa:
+        f.write('{"info":' + json.dumps(dict(description=description, version='1.0'), **compact))
+        f.write(',"licenses":[]')
+        f.write(',"categories":' + json.dumps(categories, **compact))
+        f.write(',"images":[')
+        for image_id, stem in enumerate(stems, start=1):
+            data = read_instances(osp.join(work_dir, 'instances', stem + '.json'))
+            image = data['image']
+            entry = dict(id=image_id, file_name=image['file_name'], width=image['width'], height=image['height'])
+            f.write((',' if image_id > 1 else '') + json.dumps(entry, **compact))
+            n_images += 1
+            for obj in data['objects']:
+                if obj['area'] == 0:
+                    n_empty += 1
+                    continue
+                if obj['class_name'] not in name_to_id:
+                    raise ValueError(f'{stem}: class {obj["class_name"]!r} is not in the class list')
+                n_anns += 1
+                class_counts[obj['class_name']] += 1
+                ann = dict(id=n_anns, image_id=image_id, category_id=name_to_id[obj['class_name']],
+                           segmentation=obj['segmentation'], area=obj['area'], bbox=obj['bbox'], iscrowd=0,
+                           score=obj['score'], hbox=obj['hbox'], rbox=obj['rbox'], prompt=obj['prompt'])
+                fa.write((',' if n_anns > 1 else '') + json.dumps(ann, **compact))
+        f.write('],"annotations":[')
+        fa.seek(0)
+        shutil.copyfileobj(fa, f)
+        f.write(']}\n')
+    os.remove(ann_tmp)
+    os.replace(tmp, out_path)
+    return dict(images=n_images, annotations=n_anns, empty_masks=n_empty, class_counts=class_counts)
