@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from standalone_annotate import REPO_ROOT, load_annotate  # noqa: E402
+from standalone_annotate import REPO_ROOT, load_annotate, read_rgb  # noqa: E402
 
 DEFAULT_DATA = osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data'))
 
@@ -58,11 +58,10 @@ def read_dota_boxes(path):
 
 def load_input(args):
     """Image ``H x W x 3`` uint8 RGB, boxes ``(N, 4)`` and a description of the input."""
-    import cv2
     image_path = args.image or osp.join(args.data, 'dota', 'images', 'P0706.png')
     label_path = args.labels or osp.join(args.data, 'dota', 'labelTxt', 'P0706.txt')
     if osp.isfile(image_path) and osp.isfile(label_path):
-        image = cv2.cvtColor(cv2.imread(image_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        image = read_rgb(image_path)
         boxes = read_dota_boxes(label_path)
         desc = f'{osp.basename(image_path)} ({image.shape[1]}x{image.shape[0]}, {len(boxes)} objects)'
     else:

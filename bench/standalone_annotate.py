@@ -28,3 +28,18 @@ def load_annotate(module: str = 'engine'):
             pkg.__package__ = name
             sys.modules[name] = pkg
     return importlib.import_module(f'samrs_mm.annotate.{module}')
+
+
+def read_rgb(path: str):
+    """An image file as ``H x W x 3`` uint8 RGB, with OpenCV or, where it is missing, Pillow."""
+    import numpy as np
+    try:
+        import cv2
+    except ImportError:
+        from PIL import Image
+        with Image.open(path) as img:
+            return np.asarray(img.convert('RGB'))
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise OSError(f'cannot read image {path}')
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

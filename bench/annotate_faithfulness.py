@@ -1,0 +1,111 @@
+"""Check the engine against SamPredictor on a device: every prompt type and combination.
+
+The same check as tests/annotate/test_engine_faithful.py, as a script that runs without
+mmcv / pytest (e.g. on a GPU machine without the repository's venv): on the real DOTA image
+P0706 (a 512 x 512 crop with 16 ships, plus the full image for ViT-B), for each prompt spec
+it compares every object's mask with ``SamPredictor.predict`` for that object alone and
+prints one table row (:func:`samrs_mm.annotate.reference.compare_with_predictor`).
+
+Exit status: 1 when a float32 row is not faithful; reduced-precision rows (``--dtype
+bfloat16``) are reported, and only fail with ``--strict``.
+
+Usage: python bench/annotate_faithfulness.py [--device cuda] [--dtype float32|bfloat16]
+"""
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from standalone_annotate import REPO_ROOT, load_annotate, read_rgb  # noqa: E402
+
+SPECS = ['cp', 'hbox', 'rhbox', 'hbox_mask', 'rhbox_mask', 'rbox_mask', 'hbox+cp', 'rhbox+cp',
+         'hbox+hbox_mask', 'rhbox+rbox_mask', 'cp+rbox_mask', 'rhbox+cp+rbox_mask']
+
+
+def read_dota(image_path, label_path):
+    """Image and record instances (quad, its min-area rbox and hull hbox) of a DOTA file."""
+    load_annotate('prompts')  # sets up the package stand-ins, so samrs_mm.sources imports
+    from samrs_mm.sources.geometry import quad_to_hbox, quad_to_rbox
+    from samrs_mm.sources.record import Instance
+    image = read_rgb(image_path)
+    instances = []
+    with open(label_path) as f:
+        for number, line in enumerate(f, 1):
+            parts = line.split()
+            if len(parts) < 9:
+                continue
+            quad = np.array(parts[:8], dtype=np.float64).reshape(4, 2)
+            instances.append(Instance(parts[8], hbox=quad_to_hbox(quad), quad=quad, rbox=quad_to_rbox(quad),
+                                      origin=f'{label_path}:{number}'))
+    return image, instances
+
+
+def crop(image, instances, x0, y0, size, limit):
+    """A window of the image with the instances fully inside it, shifted."""
+    from dataclasses import replace
+    shift = np.array([x0, y0], dtype=np.float64)
+    kept = [replace(i, hbox=i.hbox - np.tile(shift, 2), quad=i.quad - shift,
+                    rbox=np.concatenate([i.rbox[:2] - shift, i.rbox[2:]]))
+            for i in instances
+            if i.hbox[0] >= x0 and i.hbox[1] >= y0 and i.hbox[2] <= x0 + size and i.hbox[3] <= y0 + size]
+    return np.ascontiguousarray(image[y0:y0 + size, x0:x0 + size]), kept[:limit]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'])
+    parser.add_argument('--data', default=osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data')))
+    parser.add_argument('--vit-b-objects', type=int, default=64,
+                        help='objects of the full image checked with ViT-B (0: skip ViT-B)')
+    parser.add_argument('--strict', action='store_true', help='fail on reduced-precision rows too')
+    args = parser.parse_args(argv)
+
+    engine_mod = load_annotate('engine')
+    reference = load_annotate('reference')
+    sam_models = load_annotate('sam_models')
+    from segment_anything import SamPredictor
+
+    image_path = osp.join(args.data, 'dota', 'images', 'P0706.png')
+    label_path = osp.join(args.data, 'dota', 'labelTxt', 'P0706.txt')
+    if not (osp.isfile(image_path) and osp.isfile(label_path)):
+        print(f'real sample data not found under {args.data} (pass --data)', file=sys.stderr)
+        return 2
+    image, instances = read_dota(image_path, label_path)
+    runs = [('tiny_test', SPECS) + crop(image, instances, 560, 40, 512, 16)]
+    if args.vit_b_objects:
+        runs.append(('vit_b', ['hbox', 'rbox_mask'], image, instances[:args.vit_b_objects]))
+
+    dev = torch.device(args.device)
+    name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'CPU'
+    print(f'\nFaithfulness vs SamPredictor: device {args.device} ({name}), dtype {args.dtype}, '
+          f'torch {torch.__version__}')
+    failed = False
+    for model_type, specs, img, insts in runs:
+        sam = sam_models.build_sam_model(model_type, random_init=True, seed=0, device=args.device)
+        first = engine_mod.build_engine(dict(prompt=specs[0], device=args.device, dtype=args.dtype), model=sam)
+        predictor = SamPredictor(sam)
+        with torch.no_grad(), first.backend.autocast():
+            predictor.set_image(img)
+        print(f'\n{model_type} (random weights), image {img.shape[1]}x{img.shape[0]}, {len(insts)} objects\n')
+        print(reference.TABLE_HEADER)
+        for spec in specs:
+            start = time.perf_counter()
+            engine = engine_mod.build_engine(dict(prompt=spec, device=args.device, dtype=args.dtype,
+                                                  prompt_batch_size='auto'), model=sam)
+            report = reference.compare_with_predictor(engine, img, insts, source='dota', predictor=predictor)
+            print(report.row(), f'({time.perf_counter() - start:.1f} s)', flush=True)
+            if not report.passed and (args.dtype == 'float32' or args.strict):
+                failed = True
+    print('\nRESULT:', 'FAITHFUL' if not failed else 'NOT FAITHFUL')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

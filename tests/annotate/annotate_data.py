@@ -1,0 +1,69 @@
+"""Small synthetic DOTA-format datasets and annotate configs for the runner and tool tests."""
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+# (class, quad) per image; integer axis-aligned quads keep the box backend's masks exact.
+DEFAULT_OBJECTS = [
+    ('plane', (10, 12, 60, 12, 60, 50, 10, 50)),
+    ('small-vehicle', (30, 20, 44, 20, 44, 30, 30, 30)),  # lies on the plane: smaller on top
+    ('ship', (70, 40, 110, 40, 110, 80, 70, 80)),
+]
+
+
+def write_dota_dataset(root, n_images=6, height=96, width=128, seed=0, objects=None):
+    """Write ``images/`` and ``labelTxt/`` of ``n_images`` noise images; return the root.
+
+    Image ``k`` gets the objects shifted right by ``k`` pixels, so every image differs.
+    """
+    rng = np.random.default_rng(seed)
+    objects = DEFAULT_OBJECTS if objects is None else objects
+    os.makedirs(osp.join(root, 'images'), exist_ok=True)
+    os.makedirs(osp.join(root, 'labelTxt'), exist_ok=True)
+    for k in range(n_images):
+        stem = f'img{k:02d}'
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        lines = ['imagesource:test', 'gsd:0.5']
+        for name, quad in objects:
+            q = np.asarray(quad, dtype=np.float64).reshape(4, 2) + [k % 8, 0]
+            cv2.fillConvexPoly(image, np.round(q).astype(np.int32), (200, 200, 200))
+            lines.append(' '.join(f'{v:g}' for v in q.reshape(-1)) + f' {name} 0')
+        cv2.imwrite(osp.join(root, 'images', stem + '.png'), image)
+        with open(osp.join(root, 'labelTxt', stem + '.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return root
+
+
+def write_config(path, data_root, work_dir, backend='box', engine_extra='', writer_extra='',
+                 runner_extra='', source_extra=''):
+    """Write an annotate config for a DOTA-format dataset; return its path."""
+    if backend == 'tiny':
+        engine = ("dict(backend='segment_anything', model_type='tiny_test', random_init=True, "
+                  "prompt='hbox', device='cpu', prompt_batch_size=8" + engine_extra + ")")
+    else:
+        engine = f"dict(backend='box', prompt='hbox'{engine_extra})"
+    text = (f"source = dict(type='dota', ann_dir={osp.join(data_root, 'labelTxt')!r}, "
+            f"img_dir={osp.join(data_root, 'images')!r}, class_list='sota'{source_extra})\n"
+            f"engine = {engine}\n"
+            f"writer = dict(copy_images='copy'{writer_extra})\n"
+            f"runner = dict(num_workers=1, progress=False{runner_extra})\n"
+            f"work_dir = {work_dir!r}\n")
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def tree_files(root, exclude=('logs',)):
+    """``{relative path: bytes}`` of every file under ``root`` except the ``exclude`` folders."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = osp.relpath(dirpath, root)
+        if rel_dir.split(os.sep)[0] in exclude:
+            continue
+        for name in filenames:
+            path = osp.join(dirpath, name)
+            with open(path, 'rb') as f:
+                out[osp.normpath(osp.join(rel_dir, name))] = f.read()
+    return out

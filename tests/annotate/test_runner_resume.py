@@ -1,0 +1,87 @@
+"""Resume: a run killed at any moment and restarted ends with exactly the files of an uninterrupted run."""
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.annotate.annotate_data import tree_files, write_config, write_dota_dataset
+from tests.conftest import REPO_ROOT, run_tool
+
+TOOL = 'tools/samrs_annotate.py'
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+    """One uninterrupted tiny-SAM run over 6 images: ``(data root, work dir, files)``."""
+    root = tmp_path_factory.mktemp('resume')
+    data = write_dota_dataset(str(root / 'data'), n_images=6)
+    cfg = write_config(str(root / 'ref.py'), data, str(root / 'ref'), backend='tiny')
+    proc = run_tool([TOOL, cfg])
+    assert 'images 6 | labelled 6 (this run 6, resumed 0)' in proc.stdout
+    return data, str(root / 'ref'), tree_files(str(root / 'ref'))
+
+
+def test_reference_layout(reference):
+    _, work, files = reference
+    stems = [f'img{k:02d}' for k in range(6)]
+    expected = {'annotations.json', 'summary.json'}
+    for stem in stems:
+        expected |= {f'semantic/{stem}.png', f'color/{stem}.png', f'instances/{stem}.json', f'images/{stem}.png'}
+    assert set(files) == expected  # no temporary files left behind
+    summary = json.loads(files['summary.json'])
+    assert (summary['images'], summary['labelled'], summary['objects'], summary['failed']) == (6, 6, 18, 0)
+    assert os.listdir(osp.join(work, 'logs'))  # run log and config copy live apart
+
+
+def test_sigkill_mid_run_then_resume_is_byte_identical(reference, tmp_path):
+    data, _, ref_files = reference
+    work = tmp_path / 'run'
+    cfg = write_config(str(tmp_path / 'run.py'), data, str(work), backend='tiny')
+    env = dict(os.environ, PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
+    proc = subprocess.Popen([sys.executable, TOOL, cfg], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    inst_dir = work / 'instances'
+    try:
+        while not (inst_dir.is_dir() and len(os.listdir(inst_dir)) >= 2):
+            assert proc.poll() is None, 'the run ended before it could be killed'
+            assert time.time() < deadline, 'no progress within 240 s'
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done_before = len(os.listdir(inst_dir))
+    assert 2 <= done_before < 6, 'killed too late to test a resume'
+    assert not (work / 'summary.json').exists()
+    second = run_tool([TOOL, cfg])
+    assert f'resumed {done_before})' in second.stdout
+    assert tree_files(str(work)) == ref_files
+
+
+def test_crash_leftovers_are_repaired(reference, tmp_path):
+    """A crash between images leaves temp files, maybe a truncated label; the rerun repairs it."""
+    data, _, ref_files = reference
+    work = tmp_path / 'run'
+    cfg = write_config(str(tmp_path / 'run.py'), data, str(work), backend='tiny')
+    for rel, content in ref_files.items():  # a finished run ...
+        path = work / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    # ... then a crash: merge outputs gone, a stale temp file, one half-written instance file,
+    # one image whose labels were made with other settings.
+    (work / 'summary.json').unlink()
+    (work / 'annotations.json').unlink()
+    (work / '.tmp' / 'pid1').mkdir(parents=True)
+    (work / '.tmp' / 'pid1' / '7-img05.json').write_text('{"trunc')
+    (work / 'instances' / 'img02.json').write_bytes(ref_files['instances/img02.json'][:50])
+    stale = json.loads(ref_files['instances/img04.json'])
+    stale['settings'] = 'older-settings'
+    (work / 'instances' / 'img04.json').write_text(json.dumps(stale))
+    proc = run_tool([TOOL, cfg])
+    assert 'labelled 6 (this run 2, resumed 4)' in proc.stdout
+    assert tree_files(str(work)) == ref_files
