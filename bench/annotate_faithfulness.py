@@ -64,8 +64,12 @@ def main(argv=None):
     parser.add_argument('--data', default=osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data')))
     parser.add_argument('--vit-b-objects', type=int, default=64,
                         help='objects of the full image checked with ViT-B (0: skip ViT-B)')
+    parser.add_argument('--specs', default=','.join(SPECS), help='comma-separated prompt specs (small model)')
     parser.add_argument('--strict', action='store_true', help='fail on reduced-precision rows too')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     engine_mod = load_annotate('engine')
     reference = load_annotate('reference')
@@ -78,7 +82,7 @@ def main(argv=None):
         print(f'real sample data not found under {args.data} (pass --data)', file=sys.stderr)
         return 2
     image, instances = read_dota(image_path, label_path)
-    runs = [('tiny_test', SPECS) + crop(image, instances, 560, 40, 512, 16)]
+    runs = [('tiny_test', args.specs.split(',')) + crop(image, instances, 560, 40, 512, 16)]
     if args.vit_b_objects:
         runs.append(('vit_b', ['hbox', 'rbox_mask'], image, instances[:args.vit_b_objects]))
 

@@ -173,10 +173,10 @@ class SamBackend(AnnotationBackend):
             for j in range(stop - start):
                 t2 = time.perf_counter()
                 window = upsampler.window_mask(low_res[j], extents[j])
-                if window.mask.size:
-                    rle, area, bbox = window_to_rle(window.mask, window.top, window.left, height, width)
-                else:
+                if window.empty:
                     rle, area, bbox = empty_rle(height, width), 0, (0.0, 0.0, 0.0, 0.0)
+                else:
+                    rle, area, bbox = window_to_rle(window.mask, window.top, window.left, height, width)
                 # Only our own work counts, not the consumer's between two yields.
                 self.timings['masks'] += time.perf_counter() - t2
                 yield ObjectMask(index=start + j, rle=rle, score=float(scores[j]), area=area, bbox=bbox,

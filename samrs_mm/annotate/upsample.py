@@ -27,7 +27,7 @@ within that rounding of 0 (``tests/annotate/test_upsample.py`` checks both).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import torch
@@ -96,13 +96,19 @@ def _axis_taps(lowres: int, padded: int, valid: int, original: int) -> AxisTaps:
 class MaskWindow:
     """Thresholded mask of one object on the window of the image where it can be non-zero.
 
-    ``mask`` is a bool array; its pixel ``(0, 0)`` is image pixel ``(top, left)``. An object
-    with no positive logit has an empty ``(0, 0)`` mask.
+    ``mask`` is a bool array (numpy; a torch tensor left on the GPU for CUDA inputs, so
+    that :func:`~samrs_mm.annotate.rle.window_to_rle` scans it there); its pixel ``(0, 0)``
+    is image pixel ``(top, left)``. An object with no positive logit has a ``(0, 0)`` mask.
     """
 
-    mask: np.ndarray
+    mask: Any
     top: int
     left: int
+
+    @property
+    def empty(self) -> bool:
+        """True when the window holds no pixel."""
+        return self.mask.shape[0] * self.mask.shape[1] == 0
 
 
 class WindowedMaskUpsampler:
@@ -225,4 +231,5 @@ class WindowedMaskUpsampler:
         if result is None:
             return MaskWindow(np.zeros((0, 0), dtype=bool), 0, 0)
         logits, top, left = result
-        return MaskWindow((logits > self.threshold).cpu().numpy(), top, left)
+        mask = logits > self.threshold
+        return MaskWindow(mask if mask.is_cuda else mask.numpy(), top, left)

@@ -5,6 +5,9 @@ from pycocotools import mask as mask_utils
 from shapely.geometry import Point, Polygon
 
 from samrs_mm.annotate.raster import fill_polygon, polygon_coverage
+import torch
+
+from samrs_mm.annotate import rle as rle_module
 from samrs_mm.annotate.rle import empty_rle, window_to_rle
 
 
@@ -91,3 +94,21 @@ def test_empty_and_bad_windows():
     assert mask_utils.decode({'size': [5, 7], 'counts': empty_rle(5, 7)['counts'].encode()}).sum() == 0
     with pytest.raises(ValueError, match='exceeds'):
         window_to_rle(np.ones((3, 3), bool), 4, 0, 5, 5)
+
+
+def test_device_scan_equals_host_scan():
+    """The torch scan used for CUDA windows finds the same runs as the numpy one."""
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        win = rng.random((int(rng.integers(1, 30)), int(rng.integers(1, 30)))) < 0.4
+        top, left = int(rng.integers(0, 10)), int(rng.integers(0, 10))
+        host = rle_module._scan_numpy(win, top, left, 45)
+        device = rle_module._scan_torch(torch.from_numpy(win), top, left, 45)
+        if host is None:
+            assert device is None
+            continue
+        np.testing.assert_array_equal(host[0], device[0])
+        assert host[1:] == device[1:]
+    # A CPU tensor is accepted and gives the numpy result.
+    win = rng.random((8, 9)) < 0.5
+    assert window_to_rle(torch.from_numpy(win), 2, 3, 20, 20) == window_to_rle(win, 2, 3, 20, 20)
