@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from samrs_mm.annotate.runner import AnnotateConfigError, AnnotateRunner
 from tests.annotate.annotate_data import write_config, write_dota_dataset
 from tests.conftest import run_tool
 
@@ -14,6 +15,14 @@ TOOL = 'tools/samrs_annotate.py'
 @pytest.fixture
 def dataset(tmp_path):
     return write_dota_dataset(str(tmp_path / 'data'), n_images=4)
+
+
+def in_process_config(dataset, work, **source_extra):
+    """The config write_config writes, as a dict for AnnotateRunner."""
+    return dict(source=dict(type='dota', ann_dir=f'{dataset}/labelTxt', img_dir=f'{dataset}/images',
+                            class_list='sota', **source_extra),
+                engine=dict(backend='box', prompt='hbox'), writer=dict(copy_images='copy'),
+                runner=dict(num_workers=0, progress=False), work_dir=str(work))
 
 
 def summary_of(work):
@@ -29,7 +38,7 @@ def test_unreadable_image_fails_alone_and_the_rerun_finishes(dataset, tmp_path):
     cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
     proc = run_tool([TOOL, cfg], check=False)
     assert proc.returncode == 1
-    assert 'img02.png' in proc.stderr and 'cannot decode image' in proc.stderr
+    assert 'img02.png: cannot read image header' in proc.stderr
     assert 'failed 1' in proc.stdout
     summary = summary_of(tmp_path / 'work')
     assert (summary['labelled'], summary['failed'], summary['complete']) == (3, 1, False)
@@ -47,7 +56,7 @@ def test_empty_annotation_file(dataset, tmp_path):
     assert proc.returncode == 1
     assert 'img01.txt' in proc.stderr and 'no objects' in proc.stderr and 'allow_empty=True' in proc.stderr
     # Accepted on request: the image gets an all-255 label and an empty instance list.
-    proc = run_tool([TOOL, cfg, '--cfg-options', 'source.allow_empty=True'])
+    AnnotateRunner(in_process_config(dataset, tmp_path / 'work', allow_empty=True)).run()
     label = np.asarray(Image.open(tmp_path / 'work' / 'semantic' / 'img01.png'))
     assert label.shape == (96, 128) and (label == 255).all()
     inst = json.loads((tmp_path / 'work' / 'instances' / 'img01.json').read_text())
@@ -63,7 +72,7 @@ def test_class_missing_from_the_list(dataset, tmp_path):
     proc = run_tool([TOOL, cfg], check=False)
     assert proc.returncode == 1
     assert 'img03.txt:6' in proc.stderr and "unknown class 'spaceship'" in proc.stderr
-    proc = run_tool([TOOL, cfg, '--cfg-options', 'source.skip_unknown=True'])
+    AnnotateRunner(in_process_config(dataset, tmp_path / 'work', skip_unknown=True)).run()
     summary = summary_of(tmp_path / 'work')
     assert summary['failed'] == 0 and summary['read_stats']['unknown_classes'] == {'spaceship': 1}
     assert summary['objects'] == 12
@@ -87,8 +96,15 @@ def test_sam_without_checkpoint_is_refused_with_the_fix(dataset, tmp_path):
 
 
 def test_unknown_config_keys(dataset, tmp_path):
-    cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
-    proc = run_tool([TOOL, cfg, '--cfg-options', 'writer.overlpa=small_on_top'], check=False)
-    assert proc.returncode == 2 and "unknown writer config key(s) ['overlpa']" in proc.stderr
-    proc = run_tool([TOOL, cfg, '--cfg-options', 'engine.prompt=hbox+hbox'], check=False)
-    assert proc.returncode == 2 and 'two box prompts' in proc.stderr
+    cfg = in_process_config(dataset, tmp_path / 'work')
+    cfg['writer']['overlpa'] = 'small_on_top'
+    with pytest.raises(AnnotateConfigError, match=r"unknown writer config key\(s\) \['overlpa'\]"):
+        AnnotateRunner(cfg)
+    cfg = in_process_config(dataset, tmp_path / 'work')
+    cfg['engine']['prompt'] = 'hbox+hbox'
+    with pytest.raises(AnnotateConfigError, match='two box prompts'):
+        AnnotateRunner(cfg)
+    cfg = in_process_config(dataset, tmp_path / 'work')
+    cfg['source']['ann_dir'] += '_missing'
+    with pytest.raises(AnnotateConfigError, match='DOTA annotation folder not found'):
+        AnnotateRunner(cfg)

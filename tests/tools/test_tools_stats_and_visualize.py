@@ -1,0 +1,66 @@
+"""tools/dataset_stats.py (Figures 5 and 6) and tools/visualize_labels.py (Figure 4) on known labels."""
+import csv
+
+import cv2
+import pytest
+
+from tests.annotate.annotate_data import write_config, write_dota_dataset
+from tests.conftest import run_tool
+
+
+@pytest.fixture(scope='module')
+def labelled(tmp_path_factory):
+    """Box-backend labels of 3 synthetic images: per image a plane (50x38) with a small
+    vehicle (14x10) on it and a ship (40x40)."""
+    root = tmp_path_factory.mktemp('stats')
+    data = write_dota_dataset(str(root / 'data'), n_images=3)
+    work = root / 'sota'
+    run_tool(['tools/samrs_annotate.py', write_config(str(root / 'cfg.py'), data, str(work))])
+    return root, work
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_class_and_size_tables(labelled):
+    root, work = labelled
+    out = root / 'stats'
+    run_tool(['tools/dataset_stats.py', str(work), '--out-dir', str(out)])
+    rows = {r['class']: r for r in read_csv(out / 'sota_classes.csv')}
+    assert len(rows) == 19  # 18 SOTA classes + unlabeled
+    # The small vehicle covers 140 px of the plane (smaller on top).
+    assert (rows['plane']['pixels'], rows['small-vehicle']['pixels'], rows['ship']['pixels']) == ('5280', '420', '4800')
+    assert rows['unlabeled']['pixels'] == str(3 * 96 * 128 - 10500)
+    assert (rows['plane']['instances'], rows['ship']['instances'], rows['harbor']['instances']) == ('3', '3', '0')
+    assert float(rows['ship']['pixel_share']) == pytest.approx(4800 / (3 * 96 * 128))
+    sizes = {r['bin']: r for r in read_csv(out / 'sota_mask_sizes.csv')}
+    # sqrt(1900) = 43.6 and sqrt(1600) = 40 fall in 32-64; sqrt(140) = 11.8 in 8-16.
+    assert sizes['32-64']['masks'] == '6' and sizes['8-16']['masks'] == '3'
+    assert sum(int(r['masks']) for k, r in sizes.items() if not k.startswith('coco')) == 9
+    assert (sizes['coco-small']['masks'], sizes['coco-medium']['masks'], sizes['coco-large']['masks']) == ('3', '6', '0')
+    for name in ('sota_fig5_classes.png', 'sota_fig6_mask_sizes.png'):
+        image = cv2.imread(str(out / name))
+        assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_wrong_class_list_is_refused(labelled):
+    root, work = labelled
+    proc = run_tool(['tools/dataset_stats.py', str(work), '--out-dir', str(root / 'x'), '--classes', 'a,b'],
+                    check=False)
+    assert proc.returncode != 0 and 'wrong --classes?' in proc.stderr
+
+
+def test_visualize_three_panels(labelled):
+    root, work = labelled
+    out = root / 'vis'
+    proc = run_tool(['tools/visualize_labels.py', str(work), '--stems', 'img01', '--out-dir', str(out)])
+    assert 'img01.png' in proc.stdout
+    picture = cv2.imread(str(out / 'img01.png'))
+    # Three 128-px panels with two 8-px gaps, above a legend strip.
+    assert picture.shape[1] == 3 * 128 + 16 and picture.shape[0] > 96
+    colour_panel = cv2.imread(str(work / 'color' / 'img01.png'))
+    assert (picture[:96, 2 * 136:] == colour_panel).all()
+    proc = run_tool(['tools/visualize_labels.py', str(work), '--stems', 'nope', '--out-dir', str(out)], check=False)
+    assert proc.returncode == 2 and "no labels for ['nope']" in proc.stderr
