@@ -107,10 +107,12 @@ def main(argv=None) -> int:
     timeout = float(cfg.runner.get('dist_timeout', RUNNER_DEFAULTS['dist_timeout']))
     rank, world_size, barrier = setup_distributed(args.launcher, timeout)
     plain = {k: cfg[k] for k in ('source', 'engine', 'writer', 'runner', 'work_dir') if k in cfg}
-    extra = sorted(k for k in cfg.keys() if k not in plain and not k.startswith('_'))
-    unknown = [k for k in extra if k not in ('ablation',)]  # ablation= is read by prompt_ablation.py
+    # Helper variables (data_root = ...) are fine; an unknown dict is most likely a misspelt
+    # section ('wirter=dict(...)') whose settings would be silently ignored.
+    unknown = sorted(k for k in cfg.keys() if k not in plain and k != 'ablation'  # read by prompt_ablation.py
+                     and isinstance(cfg[k], dict))
     if unknown:
-        print(f'error: {args.config}: unknown top-level keys {unknown} '
+        print(f'error: {args.config}: unknown top-level sections {unknown} '
               '(expected source, engine, writer, runner, work_dir)', file=sys.stderr)
         return 2
     try:
@@ -127,6 +129,11 @@ def main(argv=None) -> int:
     if rank != 0:
         return 0  # rank 0 reports the totals and carries the exit status
     print(f'[samrs_annotate] {summary.line()}')
+    stats = summary.read_stats or {}
+    if stats.get('skipped_instances') or stats.get('skipped_images'):
+        print(f'[samrs_annotate] the source skipped objects {stats.get("skipped_instances", {})} and images '
+              f'{stats.get("skipped_images", {})}; unknown classes {stats.get("unknown_classes", {})} '
+              '(examples in summary.json: read_stats)')
     print(f'[samrs_annotate] outputs in {summary.work_dir} (summary.json, annotations.json)')
     if summary.failed:
         print(f'[samrs_annotate] {summary.failed} image(s) failed; output is incomplete. First failures:',

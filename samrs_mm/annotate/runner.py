@@ -96,6 +96,7 @@ class RunSummary:
     seconds: float = 0.0
     failures: List[dict] = field(default_factory=list)
     work_dir: str = ''
+    read_stats: dict = field(default_factory=dict)   # what the source skipped (rank 0)
 
     @property
     def objects_per_second(self) -> float:
@@ -504,6 +505,7 @@ class AnnotateRunner:
             empty_masks=sum(o.empty_masks for o in outcomes if o.has_labels),
             skipped=len(skipped), failed=len(failures), seconds=seconds, failures=failures,
             work_dir=self.work_dir)
+        summary.read_stats = _merge_read_stats([o.stats for o in outcomes], getattr(self.source, 'name', ''))
         engine_settings = {k: self.engine_cfg.get(k) for k in _FINGERPRINT_ENGINE_KEYS if k in self.engine_cfg}
         files.write_json(osp.join(self.work_dir, 'summary.json'), dict(
             images=summary.images, labelled=summary.labelled, objects=summary.objects,
@@ -512,7 +514,7 @@ class AnnotateRunner:
             coco_annotations=counts['annotations'], splits=split_info, settings=self.fingerprint,
             engine=_plain(engine_settings), writer=_plain({k: v for k, v in self.writer_cfg.items()}),
             source=_plain(self.cfg['source']),
-            read_stats=_merge_read_stats([o.stats for o in outcomes], getattr(self.source, 'name', '')),
+            read_stats=summary.read_stats,
             failures=failures, skipped_images=skipped), indent=2)
         self._write_log(files, summary)
         # Temporary files of every rank (and of killed runs) go; the work dir keeps only results.
