@@ -170,7 +170,8 @@ class DetectionSource(Sequence):
         if index is None:
             exc = AnnotationError(
                 f'unknown class {name!r} (not in the {len(self.classes)}-class list and not in '
-                f'the {self.name} table; pass skip_unknown=True to skip it, or class_map to map it)',
+                f'the {self.name} table; pass skip_unknown=True to skip it, or class_map to '
+                'map it)',
                 path, line, reason='unknown-class', where=where, class_name=name)
             raise exc
         return index
@@ -188,7 +189,8 @@ class DetectionSource(Sequence):
         if path is None:
             if self.check_images:
                 raise AnnotationError(
-                    f'no image for this annotation (looked for {images.expected_path(stem, file_name)})',
+                    'no image for this annotation (looked for '
+                    f'{images.expected_path(stem, file_name)})',
                     ann_path, reason='missing-image')
             path = images.expected_path(stem, file_name).replace('.*', '.png')
         return path

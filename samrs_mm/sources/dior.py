@@ -60,4 +60,3 @@ class DIORSource(VOCSource):
                          for fx, fy in ROBNDBOX_FIELDS])
         return build_instance(name, class_index, path, rbox_node.line, quad=quad,
                               difficult=difficult, width=width, height=height)
-

@@ -127,7 +127,8 @@ def polygon_to_hbox(points) -> np.ndarray:
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim == 1:
         if pts.size % 2 or pts.size == 0:
-            raise ValueError(f'a flat polygon needs an even, non-zero number of values, got {pts.size}')
+            raise ValueError('a flat polygon needs an even, non-zero number of values, '
+                             f'got {pts.size}')
         pts = pts.reshape(-1, 2)
     if pts.ndim < 2 or pts.shape[-1] != 2 or pts.shape[-2] == 0:
         raise ValueError(f'polygon must have shape [..., N, 2] with N > 0, got {pts.shape}')
@@ -135,7 +136,7 @@ def polygon_to_hbox(points) -> np.ndarray:
 
 
 def quad_to_hbox(quad) -> np.ndarray:
-    """Tight horizontal box of quadrilaterals (min/max of all 4 points), ``[..., 4, 2] -> [..., 4]``."""
+    """Tight horizontal box of quads (min/max of all 4 points), ``[..., 4, 2] -> [..., 4]``."""
     return polygon_to_hbox(_as_float(quad, (4, 2), 'quad'))
 
 
@@ -188,7 +189,8 @@ def rbox_area(rbox) -> np.ndarray:
 def hbox_area(hbox) -> np.ndarray:
     """Area of horizontal boxes (0 for inverted ones), ``[..., 4] -> [...]``."""
     hbox = _as_float(hbox, (4,), 'hbox')
-    return np.clip(hbox[..., 2] - hbox[..., 0], 0, None) * np.clip(hbox[..., 3] - hbox[..., 1], 0, None)
+    width = np.clip(hbox[..., 2] - hbox[..., 0], 0, None)
+    return width * np.clip(hbox[..., 3] - hbox[..., 1], 0, None)
 
 
 def convex_hull(points) -> np.ndarray:

@@ -140,7 +140,8 @@ class HRSCSource(VOCSource):
             raise AnnotationError(f'cannot decode segmentation image {seg_path}', path,
                                   reason='missing-mask')
         if seg.shape[:2] != (height, width):
-            raise AnnotationError(f'segmentation image {seg_path} is {seg.shape[1]}x{seg.shape[0]}, '
+            raise AnnotationError(f'segmentation image {seg_path} is '
+                                  f'{seg.shape[1]}x{seg.shape[0]}, '
                                   f'the image is {width}x{height}', path, reason='missing-mask')
         return seg[..., ::-1]  # RGB
 

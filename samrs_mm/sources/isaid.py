@@ -179,4 +179,3 @@ class ISAIDSource(DetectionSource):
             return self.palette[key]
         raise AnnotationError('instance has no class colour (all background)', path,
                               reason='malformed', where=where)
-

@@ -83,7 +83,8 @@ class SplitSettings:
         self.rates = tuple(float(r) for r in (self.rates if isinstance(self.rates, (list, tuple))
                                               else [self.rates]))
         pad = self.pad_value
-        self.pad_value = tuple(int(v) for v in (pad if isinstance(pad, (list, tuple)) else [pad] * 3))
+        values = pad if isinstance(pad, (list, tuple)) else [pad] * 3
+        self.pad_value = tuple(int(v) for v in values)
         if self.patch_size <= 0:
             raise ValueError(f'patch_size must be > 0, got {self.patch_size}')
         if not 0 <= self.gap < self.patch_size:
@@ -140,10 +141,11 @@ def window_starts(length: int, patch_size: int, gap: int) -> List[int]:
 
 
 def patch_windows(width: int, height: int, patch_size: int, gap: int) -> np.ndarray:
-    """Windows ``[K, 4]`` as ``(x1, y1, x2, y2)`` covering a ``width`` x ``height`` image, rows first."""
+    """Windows ``[K, 4]`` = ``(x1, y1, x2, y2)`` covering a ``width`` x ``height`` image."""
     xs = window_starts(width, patch_size, gap)
     ys = window_starts(height, patch_size, gap)
-    return np.array([[x, y, x + patch_size, y + patch_size] for y in ys for x in xs], dtype=np.int64)
+    windows = [[x, y, x + patch_size, y + patch_size] for y in ys for x in xs]
+    return np.array(windows, dtype=np.int64)
 
 
 def format_rate(rate: float) -> str:
@@ -398,13 +400,9 @@ def _finished_manifest(out_dir: str, stem: str, settings: SplitSettings) -> Opti
 _WORKER: Dict[str, Any] = {}
 
 
-def _init_worker(source, out_dir: str, settings: SplitSettings, resume: bool,
-                 single_thread: bool = False) -> None:
-    if single_thread:
-        # One OpenCV thread per worker: the processes already use the cores, and OpenCV's
-        # thread pool inherited through fork() is not safe to reuse.
-        import cv2
-        cv2.setNumThreads(1)
+def _init_worker(source, out_dir: str, settings: SplitSettings, resume: bool) -> None:
+    # Do not touch OpenCV's thread settings here: cv2.setNumThreads() in a forked child
+    # joins the parent's (absent) pool threads and hangs.
     _WORKER.update(source=source, out_dir=out_dir, settings=settings, resume=resume)
 
 
@@ -487,8 +485,9 @@ class SplitSummary:
     def report(self) -> str:
         """Human-readable summary printed at the end of a run."""
         obj = self.objects
+        status = ', '.join(f'{k} {v}' for k, v in sorted(self.status.items()))
         lines = [
-            f'images: {self.images} ({", ".join(f"{k} {v}" for k, v in sorted(self.status.items()))})',
+            f'images: {self.images} ({status})',
             f'patches: {self.patches_written} written, {self.patches_existing} already there, '
             f'{self.patches_empty} empty (not written)',
             f'objects: {obj.get("objects", 0)} = {obj.get("kept", 0)} kept whole + '
@@ -522,7 +521,6 @@ def split_dataset(source, out_dir: str, settings: Optional[SplitSettings] = None
     os.makedirs(out_dir, exist_ok=True)
     todo = list(range(len(source))) if indices is None else list(indices)
     summary = SplitSummary(read_stats=ReadStats(getattr(source, 'name', '')))
-    bar = tqdm(total=len(todo), desc='split', unit='img', disable=not progress, dynamic_ncols=True)
     if nproc <= 1:
         _init_worker(source, out_dir, settings, resume)
         results = map(_split_one, todo)
@@ -530,8 +528,10 @@ def split_dataset(source, out_dir: str, settings: Optional[SplitSettings] = None
     else:
         import multiprocessing as mp
         pool = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn').Pool(
-            nproc, initializer=_init_worker, initargs=(source, out_dir, settings, resume, True))
+            nproc, initializer=_init_worker, initargs=(source, out_dir, settings, resume))
         results = pool.imap_unordered(_split_one, todo, chunksize=1)
+    # The bar (and its monitor thread) comes after the fork, so no child inherits its locks.
+    bar = tqdm(total=len(todo), desc='split', unit='img', disable=not progress, dynamic_ncols=True)
     try:
         for result in results:
             summary.add(result)

@@ -50,7 +50,7 @@ class XmlNode:
 
 
 def parse_xml(path: str) -> XmlNode:
-    """Parse an XML file into :class:`XmlNode` s; malformed XML raises AnnotationError with the line."""
+    """Parse an XML file into :class:`XmlNode` s; bad XML raises AnnotationError with its line."""
     try:
         with open(path, 'rb') as f:
             data = f.read()

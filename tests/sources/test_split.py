@@ -37,7 +37,7 @@ def test_patch_names_round_trip():
     assert patch_name('P0706', 0, 824, 1024) == 'P0706__1024__0___824'
     assert patch_name('P0706', 412, 0, 1024, 0.5) == 'P0706__0.5__1024__412___0'
     assert parse_patch_name('P0706__1024__0___824.png') == dict(stem='P0706', rate=1.0, size=1024,
-                                                                 x=0, y=824)
+                                                                x=0, y=824)
     assert parse_patch_name('a__b__600__400___0') == dict(stem='a__b', rate=1.0, size=600, x=400, y=0)
     assert parse_patch_name('P1__1.5__1024__0___0')['rate'] == 1.5
     with pytest.raises(ValueError, match='not a patch name'):
