@@ -177,7 +177,8 @@ def polygon_area(points) -> np.ndarray:
     """Unsigned shoelace area of polygons, ``[..., N, 2] -> [...]``."""
     pts = np.asarray(points, dtype=np.float64)
     x, y = pts[..., 0], pts[..., 1]
-    return np.abs(np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)) / 2
+    nxt = np.arange(1, pts.shape[-2] + 1) % pts.shape[-2]  # fancy indexing: cheaper than np.roll
+    return np.abs(np.sum(x * y[..., nxt] - x[..., nxt] * y, axis=-1)) / 2
 
 
 def rbox_area(rbox) -> np.ndarray:
