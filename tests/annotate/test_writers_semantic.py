@@ -179,3 +179,26 @@ def test_merge_annotations_pycocotools_round_trip(tmp_path):
     assert anns[1]['bbox'] == [7.0, 2.0, 2.0, 2.0] and anns[1]['area'] == 4 and anns[1]['iscrowd'] == 0
     assert anns[0]['score'] == 0.25
     assert coco.getAnnIds(imgIds=[2]) == []
+
+
+def test_rle_window_equals_pycocotools_decode():
+    from samrs_mm.annotate.writers import rle_counts, rle_window
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        h, w = rng.integers(1, 60, size=2)
+        mask = np.zeros((h, w), bool)
+        if trial % 4:  # random blobs, some touching the borders
+            y0, x0 = rng.integers(0, h), rng.integers(0, w)
+            y1, x1 = rng.integers(y0, h) + 1, rng.integers(x0, w) + 1
+            mask[y0:y1, x0:x1] = rng.random((y1 - y0, x1 - x0)) < (0.3 if trial % 3 else 1.0)
+        if trial == 1:
+            mask[:] = True
+        rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+        counts = rle_counts(rle['counts'])
+        assert counts.sum() == h * w and (counts[1:] > 0).all()
+        rle['counts'] = rle['counts'].decode('ascii')
+        bbox = mask_utils.toBbox(dict(rle, counts=rle['counts'].encode()))
+        x, y, bw, bh = (int(v) for v in bbox)
+        np.testing.assert_array_equal(rle_window(rle, bbox), mask[y:y + bh, x:x + bw])
+        # Any window of the image, not only the tight box.
+        np.testing.assert_array_equal(rle_window(rle, (0, 0, w, h)), mask)
