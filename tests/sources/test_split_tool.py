@@ -1,51 +1,83 @@
-"""tools/split_images.py end to end: options, config files, resume, exit status."""
+"""tools/split_images.py: one real subprocess run, the other cases through ``main(argv)``.
+
+Starting the tool costs an ``import samrs_mm`` (mmseg, mmdet: seconds), so only the first test
+pays for a subprocess; the rest call the same ``main`` in-process.
+"""
+import importlib.util
 import os
 import os.path as osp
 
-from tests.conftest import run_tool
+import pytest
+
+from tests.conftest import REPO_ROOT, run_tool
 
 TOOL = 'tools/split_images.py'
+P0706_LABELS = ['P0706__1024__0___0.txt', 'P0706__1024__0___824.txt', 'P0706__1024__824___0.txt',
+                'P0706__1024__824___824.txt']
 
 
-def test_split_tool_dota_preset_and_resume(shared_data, tmp_path):
+@pytest.fixture(scope='module')
+def tool():
+    """The tool's module, imported from its file."""
+    spec = importlib.util.spec_from_file_location('split_images_tool', osp.join(REPO_ROOT, TOOL))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_split_tool_subprocess_dota_preset(shared_data, tmp_path):
     out = str(tmp_path / 'out')
-    args = [TOOL, '--source', 'dota', '--ann-dir', osp.join(shared_data, 'dota/labelTxt'),
-            '--out-dir', out, '--preset', 'dota-v2', '--nproc', '2', '--no-progress']
-    proc = run_tool(args, timeout=300)
+    proc = run_tool([TOOL, '--source', 'dota', '--ann-dir', osp.join(shared_data, 'dota/labelTxt'),
+                     '--out-dir', out, '--preset', 'dota-v2', '--nproc', '2', '--no-progress'],
+                    timeout=300)
+    assert '(1024x1024, gap 200, rates [1.0], iof >= 0.7, 2 processes)' in proc.stdout
     assert 'patches: 4 written' in proc.stdout
     assert 'objects: 536 = 536 kept whole' in proc.stdout
-    assert sorted(os.listdir(osp.join(out, 'labelTxt'))) == [
-        'P0706__1024__0___0.txt', 'P0706__1024__0___824.txt', 'P0706__1024__824___0.txt',
-        'P0706__1024__824___824.txt']
-    again = run_tool(args, timeout=300)
-    assert 'images: 1 (resumed 1)' in again.stdout and 'patches: 0 written, 4 already there' in again.stdout
+    assert sorted(os.listdir(osp.join(out, 'labelTxt'))) == P0706_LABELS
 
 
-def test_split_tool_config_file(shared_data, tmp_path):
+def test_split_tool_resume(tool, shared_data, tmp_path, capsys):
+    args = ['--source', 'dota', '--ann-dir', osp.join(shared_data, 'dota/labelTxt'),
+            '--out-dir', str(tmp_path), '--preset', 'dota-v2', '--no-progress']
+    assert tool.main(args) == 0
+    assert tool.main(args) == 0
+    out = capsys.readouterr().out
+    assert 'images: 1 (resumed 1)' in out and 'patches: 0 written, 4 already there' in out
+    assert sorted(os.listdir(tmp_path / 'labelTxt')) == P0706_LABELS
+
+
+def test_split_tool_config_file(tool, shared_data, tmp_path, capsys):
     cfg = tmp_path / 'split_cfg.py'
     cfg.write_text(
         f"source = dict(type='voc', ann_dir={osp.join(shared_data, 'deepforest')!r}, "
         f"img_dir={osp.join(shared_data, 'deepforest')!r})\n"
         "split = dict(patch_size=256, gap=112, iof_thr=0.5)\n")
-    out = str(tmp_path / 'out')
-    proc = run_tool([TOOL, '--config', str(cfg), '--out-dir', out, '--no-progress'], timeout=300)
-    assert '256x256, gap 112' in proc.stdout and 'iof >= 0.5' in proc.stdout
+    out = tmp_path / 'out'
+    assert tool.main(['--config', str(cfg), '--out-dir', str(out), '--no-progress']) == 0
+    stdout = capsys.readouterr().out
+    assert '256x256, gap 112' in stdout and 'iof >= 0.5' in stdout
     # 400 px with 256 / gap 112: starts 0 and 144 on each axis.
-    assert sorted(os.listdir(osp.join(out, 'images'))) == [
+    assert sorted(os.listdir(out / 'images')) == [
         'OSBS_029__256__0___0.png', 'OSBS_029__256__0___144.png', 'OSBS_029__256__144___0.png',
         'OSBS_029__256__144___144.png']
-    assert 'objects: 61 =' in proc.stdout
+    assert 'objects: 61 =' in stdout
+    # Options override the config file.
+    assert tool.main(['--config', str(cfg), '--out-dir', str(tmp_path / 'o2'), '--gap', '0',
+                      '--no-progress']) == 0
+    assert 'gap 0' in capsys.readouterr().out
 
 
-def test_split_tool_reports_bad_images_and_fails(tmp_path):
-    ann_dir, img_dir = tmp_path / 'labelTxt', tmp_path / 'images'
+def test_split_tool_exit_status_on_bad_input(tool, tmp_path, capsys):
+    ann_dir = tmp_path / 'labelTxt'
     ann_dir.mkdir()
-    img_dir.mkdir()
+    (tmp_path / 'images').mkdir()
     (ann_dir / 'x.txt').write_text('1 1 9 1 9 9 1 9 plane 0\n')
-    proc = run_tool([TOOL, '--source', 'dota', '--ann-dir', str(ann_dir), '--out-dir',
-                     str(tmp_path / 'out'), '--no-progress'], check=False, timeout=300)
-    assert proc.returncode == 1
-    assert f'FAILED image #0: {ann_dir / "x.txt"}: no image for this annotation' in proc.stdout
-    bad = run_tool([TOOL, '--source', 'dota', '--ann-dir', str(tmp_path / 'missing'), '--out-dir',
-                    str(tmp_path / 'out')], check=False, timeout=300)
-    assert bad.returncode == 2 and 'DOTA annotation folder not found' in bad.stderr
+    assert tool.main(['--source', 'dota', '--ann-dir', str(ann_dir), '--out-dir',
+                      str(tmp_path / 'out'), '--no-progress']) == 1
+    assert f'FAILED image #0: {ann_dir / "x.txt"}: no image for this annotation' in \
+        capsys.readouterr().out
+    assert tool.main(['--source', 'dota', '--ann-dir', str(tmp_path / 'missing'), '--out-dir',
+                      str(tmp_path / 'out')]) == 2
+    assert 'DOTA annotation folder not found' in capsys.readouterr().err
+    with pytest.raises(SystemExit, match='give --source'):
+        tool.main(['--out-dir', str(tmp_path / 'out')])
