@@ -228,9 +228,9 @@ def main(argv=None) -> int:
               'Segmentations/, iSAID instance PNGs)', file=sys.stderr)
         return 1
     results = table_rows(rows, accumulators, counts['images'])
-    model = engine_cfg.get('model_type', 'vit_h') if prompts else 'no SAM'
-    title = (f'Prompt ablation: {cfg.source.get("type")}, {counts["images"]} images, {counts["instances"]} '
-             f'instances, SAM {model}')
+    model = f'SAM {engine_cfg.get("model_type", "vit_h")}' if prompts else 'box baseline only'
+    title = (f'Prompt ablation: {cfg.source.get("type")}, {counts["images"]} image(s), {counts["instances"]} '
+             f'instances, {model}')
     markdown = to_markdown(results, title)
     out_dir = args.out_dir or cfg.get('work_dir') or osp.join('work_dirs', 'prompt_ablation')
     os.makedirs(out_dir, exist_ok=True)

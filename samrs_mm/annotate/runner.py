@@ -37,7 +37,8 @@ import torch
 
 from .writers import TMP_DIR_NAME, AtomicFiles, LabelWriter, merge_annotations, read_instances
 
-__all__ = ['sam_weights_problem', 'AnnotateConfigError', 'ItemOutcome', 'RunSummary', 'AnnotateRunner', 'settings_fingerprint',
+__all__ = ['sam_weights_problem', 'AnnotateConfigError', 'ItemOutcome', 'RunSummary', 'AnnotateRunner',
+           'settings_fingerprint',
            'RUNNER_DEFAULTS', 'WRITER_DEFAULTS']
 
 RUNNER_DEFAULTS: Dict[str, Any] = dict(
@@ -293,11 +294,11 @@ class AnnotateRunner:
             self.writer = LabelWriter(self.work_dir, self.classes, **writer_kwargs)
         except (TypeError, ValueError) as exc:
             raise AnnotateConfigError(f'writer config: {exc}') from None
-        from .engine import ENGINE_DEFAULTS, EngineConfigError, _check_config
+        from .engine import ENGINE_DEFAULTS, EngineConfigError, check_engine_config
         try:
             # Unknown keys and bad prompts fail here, before any image is read; SAM itself is
             # loaded only when an image needs it.
-            _check_config({k: v for k, v in self.engine_cfg.items() if k != 'type'}, {})
+            check_engine_config(self.engine_cfg)
             if self.engine_cfg.get('backend') == 'box' and self._engine is None:
                 self._engine = self._build_engine()
         except (EngineConfigError, ValueError) as exc:

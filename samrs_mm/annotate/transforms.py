@@ -111,8 +111,8 @@ class SAMAnnotate(BaseTransform):
         if prompt is not None:
             self.engine_cfg['prompt'] = prompt
         # Fail at config time on unknown keys or prompts, not on the first image.
-        from .engine import _check_config
-        _check_config(self.engine_cfg, {})
+        from .engine import check_engine_config
+        check_engine_config(self.engine_cfg)
         self.source = source
         self.channel_order = channel_order
         self.box_type = box_type

@@ -39,7 +39,8 @@ def test_class_and_size_tables(labelled):
     # sqrt(1900) = 43.6 and sqrt(1600) = 40 fall in 32-64; sqrt(140) = 11.8 in 8-16.
     assert sizes['32-64']['masks'] == '6' and sizes['8-16']['masks'] == '3'
     assert sum(int(r['masks']) for k, r in sizes.items() if not k.startswith('coco')) == 9
-    assert (sizes['coco-small']['masks'], sizes['coco-medium']['masks'], sizes['coco-large']['masks']) == ('3', '6', '0')
+    coco = [sizes[f'coco-{k}']['masks'] for k in ('small', 'medium', 'large')]
+    assert coco == ['3', '6', '0']
     for name in ('sota_fig5_classes.png', 'sota_fig6_mask_sizes.png'):
         image = cv2.imread(str(out / name))
         assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
