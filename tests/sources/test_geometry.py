@@ -172,3 +172,27 @@ def test_points_to_rbox_equals_quad_to_rbox_and_opencv():
 def test_points_to_rbox_degenerate():
     np.testing.assert_allclose(G.points_to_rbox([[2, 3], [2, 3]]), [2, 3, 0, 0, 0])
     np.testing.assert_allclose(G.points_to_rbox([[0, 0], [0, 4]]), [0, 2, 4, 0, -np.pi / 2], atol=1e-12)
+
+
+def test_same_convention_as_mmrotate():
+    """Our rbox <-> quad match mmrotate's rbox2qbox / qbox2rbox + le90 regularisation."""
+    torch = pytest.importorskip('torch')
+    from samrs_mm.compat import import_mmrotate
+    import_mmrotate()
+    from mmrotate.structures.bbox import RotatedBoxes, qbox2rbox, rbox2qbox
+
+    rboxes = G.normalize_angle_le90(_random_rboxes(300, seed=8))
+    theirs_q = rbox2qbox(torch.tensor(rboxes)).numpy().reshape(-1, 4, 2)
+    for ours, theirs in zip(G.rbox_to_quad(rboxes), theirs_q):
+        assert _same_corner_set(ours, theirs[::-1], atol=1e-6) or \
+            _same_corner_set(ours, theirs, atol=1e-6)
+    quads = G.rbox_to_quad(rboxes)
+    qboxes = torch.tensor(quads.reshape(-1, 8), dtype=torch.float32)  # cv2 wants float32
+    theirs_r = RotatedBoxes(qbox2rbox(qboxes)).regularize_boxes('le90')
+    theirs_r = theirs_r.numpy()
+    ours_r = G.quad_to_rbox(quads)
+    np.testing.assert_allclose(ours_r[:, :4], theirs_r[:, :4], atol=5e-3)  # cv2 is float32
+    not_square = np.abs(ours_r[:, 2] - ours_r[:, 3]) > 1e-2 * ours_r[:, 2]
+    # Angles agree modulo pi (the two ends of le90's range describe the same box).
+    diff = np.mod(ours_r[not_square, 4] - theirs_r[not_square, 4] + np.pi / 2, np.pi) - np.pi / 2
+    np.testing.assert_allclose(diff, 0, atol=1e-4)
