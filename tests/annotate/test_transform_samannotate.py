@@ -123,3 +123,28 @@ def test_no_boxes_and_missing_keys():
         transform(dict(img=np.zeros((H, W, 3), np.uint8), img_path='x.png'))
     with pytest.raises(ValueError, match='unknown prompt'):
         SAMAnnotate(engine=dict(backend='segment_anything'), prompt='hbx')
+
+
+def test_mmrotate_pipeline_with_scoped_name(tmp_path):
+    """The mmrotate way: default scope 'mmrotate', quadrilaterals converted to rotated boxes."""
+    from samrs_mm.compat import import_mmrotate
+    import_mmrotate()
+    import mmrotate.datasets  # noqa: F401  (registers ConvertBoxType)
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+    path = tmp_path / 'scene.png'
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(path)
+    with DefaultScope.overwrite_default_scope('mmrotate'):
+        pipeline = Compose([dict(type='mmdet.LoadImageFromFile'),
+                            dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
+                            dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
+                            dict(type='mmdet.SAMAnnotate', engine=dict(backend='box', prompt='rbox')),
+                            dict(type='mmdet.PackDetInputs')])
+        out = pipeline(dict(img_path=str(path), instances=[
+            dict(bbox=[15, 13, 25, 13, 25, 17, 15, 17], bbox_label=1, ignore_flag=0)]))
+    masks = out['data_samples'].gt_instances.masks.to_ndarray()
+    expected = np.zeros((1, H, W), np.uint8)
+    expected[0, 13:17, 15:25] = 1
+    np.testing.assert_array_equal(masks, expected)
+    np.testing.assert_array_equal(out['data_samples'].gt_sem_seg.sem_seg.numpy()[0],
+                                  np.where(expected[0] == 1, 1, 255))
