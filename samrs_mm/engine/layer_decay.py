@@ -128,6 +128,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     #: built-in layer-id rules for backbones without ``get_layer_depth``
     fallback_rules: Tuple[Callable[[nn.Module, str], Optional[DepthFn]], ...] = (_vit_family_depth, )
 
+    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None):
+        # a non-empty paramwise_cfg makes the parent call add_params (our grouping) at all
+        paramwise_cfg = dict(paramwise_cfg or {})
+        paramwise_cfg.setdefault('layer_decay_rate', 1.0)
+        super().__init__(optim_wrapper_cfg, paramwise_cfg)
+
     def _depth_fn(self, model: nn.Module) -> DepthFn:
         name = self.paramwise_cfg.get('backbone_name', 'backbone')
         backbone = getattr(model, name, None)

@@ -15,13 +15,14 @@ SMALL = dict(type='InternImage', channels=16, depths=(1, 1, 2, 1), groups=(1, 2,
 def test_internimage_t_parameter_count_matches_official_architecture():
     model = MODELS.build(dict(type='InternImage'))
     assert isinstance(model, InternImage)
-    # 29,911,592 = official InternImage-T backbone (ImageNet classifier 29,918,424 minus its
-    # 1,163,752-parameter head) + 98,304 layer-scale factors (SAMRS builds layer_scale=1.0).
-    assert count_params(model) == 29_911_592
+    # 28,769,520 = official InternImage-T backbone (the ImageNet classifier's 29,918,424 minus its
+    # 1,163,752-parameter head) + 14,848 layer-scale factors (SAMRS builds layer_scale=1.0).
+    assert count_params(model) == 28_769_520
     official_backbone = param_count(internimage_t_official(num_classes=0))
-    assert official_backbone == 28_754_672 + 0  # no layer scale in the ImageNet checkpoint
+    assert official_backbone == 28_754_672  # no layer scale in the ImageNet checkpoint
     assert param_count(internimage_t_official()) == 29_918_424  # published "30M"
     gammas = sum(p.numel() for n, p in model.named_parameters() if 'gamma' in n)
+    assert gammas == 2 * (64 * 4 + 128 * 4 + 256 * 18 + 512 * 4) == 14_848
     assert count_params(model) - gammas == official_backbone
     assert count_params(InternImage(layer_scale=None)) == official_backbone
 

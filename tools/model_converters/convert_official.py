@@ -19,15 +19,28 @@ stop the conversion with the list of keys (exit status 2); deliberately dropped 
 (classifiers, MAE decoders, rebuilt buffers) are listed by reason.
 """
 import argparse
+import importlib.util
 import os
 import os.path as osp
 import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from samrs_mm.models.backbones import pretrained as conversion  # noqa: E402
+
+def _load_conversion_rules():
+    """Import the rule module alone: conversion needs neither mmseg nor the package's registries
+    (importing ``samrs_mm`` would load all of OpenMMLab, several seconds for a key rename)."""
+    path = osp.join(REPO, 'samrs_mm', 'models', 'backbones', 'pretrained.py')
+    spec = importlib.util.spec_from_file_location('samrs_mm_conversion_rules', path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+conversion = _load_conversion_rules()
 
 
 def parse_args(argv=None):

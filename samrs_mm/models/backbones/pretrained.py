@@ -337,7 +337,7 @@ def convert_vitaev2(state_dict: Mapping[str, Tensor], target_keys=None) -> Conve
     rc = r'layers\.(\d+)\.RC\.'
     nc = r'layers\.(\d+)\.NC\.(\d+)\.'
     rules = [
-        (rc + r'PRM\.convs\.(\d+)\.0\.(weight|bias)', r'stages.\1.reduction.prm.\2.\3'),
+        (rc + r'PRM\.convs\.(\d+)\.0\.(weight|bias)', r'stages.\1.reduction.prm.convs.\2.\3'),
         (rc + r'PCM\.([01346])\.' + _BN_FIELDS, pcm(lambda m: f'stages.{m.group(1)}.reduction')),
         (rc + r'attn\.(norm1|norm2)\.(weight|bias)', r'stages.\1.reduction.\2.\3'),
         (rc + r'attn\.attn\.(qkv|proj)\.(weight|bias)', r'stages.\1.reduction.attn.\2.\3'),

@@ -121,9 +121,9 @@ class RotatedVariedSizeWindowAttention(BaseModule):
         hp, wp = x.shape[-2:]
         nh, nw = hp // ws, wp // ws
         pooled = F.leaky_relu(F.avg_pool2d(x, ws, ws))
-        offset = self.offset_head(pooled).view(b * heads, 2, nh, nw)
-        scale = self.scale_head(pooled).view(b * heads, 2, nh, nw)
-        angle = self.angle_head(pooled).view(b * heads, nh, nw)
+        offset = self.offset_head(pooled).reshape(b * heads, 2, nh, nw)
+        scale = self.scale_head(pooled).reshape(b * heads, 2, nh, nw)
+        angle = self.angle_head(pooled).reshape(b * heads, nh, nw)
         # Normalised coordinates of pixel centres (align_corners=True): i -> -1 + 2 i / (size - 1).
         step_x, step_y = 2 / max(wp - 1, 1), 2 / max(hp - 1, 1)
         local = torch.arange(ws, device=x.device, dtype=x.dtype) - (ws - 1) / 2
@@ -162,7 +162,7 @@ class RotatedVariedSizeWindowAttention(BaseModule):
         v = F.grid_sample(v, grid, mode='bilinear', padding_mode='zeros', align_corners=True)
 
         def windows(t: torch.Tensor) -> torch.Tensor:  # (B*heads, d, Hp, Wp) -> (B*nW, heads, ws*ws, d)
-            t = t.view(b, heads, head_dims, nh, ws, nw, ws).permute(0, 3, 5, 1, 4, 6, 2)
+            t = t.reshape(b, heads, head_dims, nh, ws, nw, ws).permute(0, 3, 5, 1, 4, 6, 2)
             return t.reshape(b * nh * nw, heads, ws * ws, head_dims)
 
         q, k, v = windows(q), windows(k), windows(v)

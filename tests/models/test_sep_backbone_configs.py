@@ -1,0 +1,111 @@
+"""The SEP configs of the four added backbones: Table 7 settings, full-size build, 2 CPU iterations."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import samrs_mm  # noqa: F401
+from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+
+# config -> (backbone type, lr, weight decay, layer decay, constructor, init checkpoint fragment)
+CONFIGS = {
+    'upernet_vitaev2.py': ('ViTAEv2', 6e-5, 1e-2, 1.0, 'Hierarchical', 'ViTAEv2-S.pth.tar'),
+    'upernet_vitaev2_rsp.py': ('ViTAEv2', 6e-5, 1e-2, 1.0, 'Hierarchical', 'rsp-vitaev2-s-ckpt.pth'),
+    'upernet_internimage_t.py': ('InternImage', 6e-5, 5e-2, 1.0, 'Hierarchical', 'internimage_t_1k_224.pth'),
+    'upernet_vit_adapter_b.py': ('ViTAdapter', 6e-5, 1e-2, 0.95, 'LayerDecay', 'deit_base_patch16_224'),
+    'upernet_vit_adapter_b_beit.py': ('ViTAdapter', 6e-5, 1e-2, 0.95, 'LayerDecay', 'beit_base_patch16_224_pt22k'),
+    'upernet_vit_rvsa_b.py': ('ViTRVSA', 6e-5, 5e-2, 0.9, 'LayerDecay', 'vit-b-checkpoint-1599.pth'),
+}
+OUT_CHANNELS = {'ViTAEv2': [64, 128, 256, 512], 'InternImage': [64, 128, 256, 512], 'ViTAdapter': [768] * 4,
+                'ViTRVSA': [768] * 4}
+# tiny versions of each backbone for the 2-iteration runs (decode heads follow out_channels)
+TINY = {
+    'ViTAEv2': (dict(embed_dims=(8, 8, 16, 16), token_dims=(8, 16, 32, 32), rc_groups=(1, 2, 2, 2),
+                     nc_groups=(1, 2, 2, 2), depths=(1, 1, 1, 1)), [8, 16, 32, 32]),
+    'InternImage': (dict(channels=16, depths=(1, 1, 1, 1), groups=(1, 2, 4, 8)), [16, 32, 64, 128]),
+    'ViTAdapter': (dict(embed_dims=32, num_layers=4, num_heads=2, deform_num_heads=2, conv_inplane=8,
+                        interaction_indexes=((0, 1), (2, 3))), [32] * 4),
+    'ViTRVSA': (dict(embed_dims=32, num_layers=4, num_heads=2, interval=2, out_indices=(0, 1, 2, 3)), [32] * 4),
+}
+
+
+def load(repo_root, name):
+    return Config.fromfile(osp.join(repo_root, 'configs', 'sep', name))
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_config_follows_table_7(repo_root, name):
+    backbone, lr, wd, decay, constructor, init = CONFIGS[name]
+    cfg = load(repo_root, name)
+    assert cfg.model.backbone.type == backbone
+    assert init in cfg.model.backbone.init_cfg.checkpoint
+    assert cfg.model.get('neck') is None and cfg.model.get('pretrained') is None
+    assert cfg.model.decode_head.in_channels == OUT_CHANNELS[backbone]
+    assert cfg.model.decode_head.type == 'MultiHeadDecodeHead'
+    aux_index = cfg.model.auxiliary_head.get('in_index', 2)
+    assert cfg.model.auxiliary_head.in_channels == OUT_CHANNELS[backbone][aux_index]
+    optim = cfg.optim_wrapper
+    assert optim.optimizer.type == 'AdamW' and tuple(optim.optimizer.betas) == (0.9, 0.999)
+    assert (optim.optimizer.lr, optim.optimizer.weight_decay) == (lr, wd)
+    assert optim.constructor.startswith(constructor)
+    assert dict(optim.paramwise_cfg) == dict(layer_decay_rate=decay)
+    assert cfg.param_scheduler[0].eta_min == 0.0 and cfg.train_cfg.max_iters == 80000
+
+
+@pytest.mark.parametrize('name', ['upernet_vitaev2.py', 'upernet_internimage_t.py', 'upernet_vit_adapter_b.py',
+                                  'upernet_vit_rvsa_b.py'])
+def test_full_size_model_builds_and_runs_at_small_size(repo_root, name):
+    cfg = load(repo_root, name)
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    feats = model.extract_feat(torch.randn(2, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == OUT_CHANNELS[cfg.model.backbone.type]
+    assert [f.shape[-1] for f in feats] == [16, 8, 4, 2]
+    logits = model.decode_head(feats, ['sota', 'fast'])
+    logits.float().mean().backward()
+    assert [n for n, p in model.backbone.named_parameters() if p.grad is None] == []
+    # the configured constructor groups the real model's parameters
+    optim = cfg.optim_wrapper
+    wrapper = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type=optim.constructor, optim_wrapper_cfg=dict(type='OptimWrapper', optimizer=optim.optimizer),
+             paramwise_cfg=optim.paramwise_cfg))(model)
+    lrs = {g['layer_id']: g['lr'] for g in wrapper.optimizer.param_groups}
+    decay = optim.paramwise_cfg.layer_decay_rate
+    last = max(lrs)
+    assert lrs[last] == pytest.approx(optim.optimizer.lr)
+    assert lrs[0] == pytest.approx(optim.optimizer.lr * decay**last)
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_two_cpu_iterations_with_a_tiny_override(repo_root, tmp_path, monkeypatch, name):
+    from mmengine.runner import Runner
+
+    from tests.toy_data import write_samrs_like_dataset
+    write_samrs_like_dataset(str(tmp_path / 'samrs'), {'sota': 3, 'sior': 3, 'fast': 3})
+    monkeypatch.setenv('SAMRS_DATA_ROOT', str(tmp_path / 'samrs'))
+    cfg = load(repo_root, name)
+    backbone = cfg.model.backbone.type
+    tiny, channels = TINY[backbone]
+    cfg.model.backbone.update(tiny, init_cfg=None)
+    cfg.model.decode_head.update(in_channels=channels, channels=16)
+    cfg.model.auxiliary_head.update(in_channels=channels[cfg.model.auxiliary_head.get('in_index', 2)], channels=16)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.train_cfg.update(max_iters=2, val_interval=100)
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=2)]
+    cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.sampler.batch_size = 3
+    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.default_hooks.checkpoint.update(interval=2, save_best=None)
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.pop('visualization', None)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    groups = runner.optim_wrapper.optimizer.param_groups
+    assert all('layer_id' in g for g in groups)
+    assert osp.exists(osp.join(cfg.work_dir, 'iter_2.pth'))
