@@ -35,6 +35,7 @@ import numpy as np
 from .base import build_instance, parse_float
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex
+from .masks import encode_mask
 from .record import ImageRecord, Instance
 from .registry import register_source
 from .voc import VOCSource
@@ -156,13 +157,11 @@ class HRSCSource(VOCSource):
         mask = None
         color = parse_seg_color(obj.findtext('seg_color'), path, obj.line, self.seg_color_order)
         if color is not None and seg_image is not None:
-            from pycocotools import mask as mask_utils
             binary = np.all(seg_image == np.array(color, dtype=np.uint8), axis=-1)
             if not binary.any():
                 raise AnnotationError(f'seg_color {color} does not occur in the segmentation image',
                                       path, obj.find('seg_color').line, reason='missing-mask')
-            mask = mask_utils.encode(np.asfortranarray(binary.astype(np.uint8)))
-            mask['counts'] = mask['counts'].decode('ascii')
+            mask = encode_mask(binary)
         instance = build_instance('ship', class_index, path, obj.line, hbox=hbox, rbox=rbox,
                                   difficult=difficult, mask=mask, width=width, height=height)
         class_id = obj.findtext('Class_ID')

@@ -28,6 +28,7 @@ from .base import DetectionSource, build_instance, read_split_file
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex, image_size
 from .record import ImageRecord, Instance
+from .masks import encode_crop
 from .registry import register_source
 
 ID_SUFFIX = '_instance_id_RGB'
@@ -116,51 +117,48 @@ class ISAIDSource(DetectionSource):
         return osp.join(self.id_dir, stem + ID_SUFFIX + '.png')
 
     def _read(self, item: _Item, stats: ReadStats) -> ImageRecord:
-        from pycocotools import mask as mask_utils
-        from scipy import ndimage
-
         id_path = self._id_path(item.stem)
         color_path = osp.join(self.color_dir, item.stem + COLOR_SUFFIX + '.png')
         width, height = image_size(item.image_path)
-        id_rgb = _read_rgb(id_path, 'instance-id PNG', id_path).astype(np.int64)
+        id_rgb = _read_rgb(id_path, 'instance-id PNG', id_path)
         color = _read_rgb(color_path, 'instance-colour PNG', color_path)
         for arr, path in ((id_rgb, id_path), (color, color_path)):
             if arr.shape[:2] != (height, width):
                 raise AnnotationError(f'mask is {arr.shape[1]}x{arr.shape[0]} but the image '
                                       f'{item.image_path} is {width}x{height}', path,
                                       reason='size-mismatch')
-        ids = id_rgb[..., 0] + 256 * id_rgb[..., 1] + 65536 * id_rgb[..., 2]
-        values, labels = np.unique(ids, return_inverse=True)
-        labels = labels.reshape(ids.shape).astype(np.int32)
-        first = 1 if values[0] == 0 else 0
-        if first == 0:  # no background pixel: shift so that label 0 stays "none"
-            labels += 1
-        slices = ndimage.find_objects(labels)
-        full = np.zeros((height, width), dtype=np.uint8, order='F')
+        # uint32 ids and work on labelled pixels only: full iSAID images are up to
+        # 13,000 pixels a side, and objects cover a small part of them.
+        ids = (id_rgb[..., 0].astype(np.uint32) | (id_rgb[..., 1].astype(np.uint32) << 8)
+               | (id_rgb[..., 2].astype(np.uint32) << 16))
+        del id_rgb
+        ys, xs = np.nonzero(ids)
+        values = ids[ys, xs]
+        order = np.argsort(values, kind='stable')
+        values, ys, xs = values[order], ys[order], xs[order]
+        if len(values):
+            starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+            x_lo, x_hi = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts) + 1
+            y_lo, y_hi = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts) + 1
+        else:
+            starts = x_lo = x_hi = y_lo = y_hi = np.zeros(0, dtype=np.int64)
         instances: List[Instance] = []
-        n_objects = len(values) - first
-        for k in range(n_objects):
-            label = k + 1
-            inst_id = int(values[k + first])
+        for k, first in enumerate(starts):
+            inst_id = int(values[first])
             where = f'instance id {inst_id}'
-            sl = slices[label - 1]
-            sub = labels[sl] == label
+            x0, x1, y0, y1 = int(x_lo[k]), int(x_hi[k]), int(y_lo[k]), int(y_hi[k])
+            crop = ids[y0:y1, x0:x1] == inst_id
             try:
-                class_name = self._instance_class(color[sl][sub], color_path, where)
+                class_name = self._instance_class(color[y0:y1, x0:x1][crop], color_path, where)
                 class_index = self._class_index(class_name, color_path, where=where)
-                ys, xs = sl
-                full[sl] = sub
-                rle = mask_utils.encode(full)
-                full[sl] = 0
-                rle['counts'] = rle['counts'].decode('ascii')
-                hbox = np.array([xs.start, ys.start, xs.stop, ys.stop], dtype=np.float64)
-                rbox = pixel_mask_rbox(sub, (xs.start, ys.start))
-                instances.append(build_instance(class_name, class_index, id_path, hbox=hbox,
-                                                rbox=rbox, mask=rle, width=width, height=height,
-                                                where=where))
+                instances.append(build_instance(
+                    class_name, class_index, id_path, hbox=np.array([x0, y0, x1, y1], float),
+                    rbox=pixel_mask_rbox(crop, (x0, y0)),
+                    mask=encode_crop(crop, x0, y0, height, width), width=width, height=height,
+                    where=where))
             except AnnotationError as exc:
                 self._handle_object_error(exc, stats)
-        self._empty_check(instances, n_objects, id_path)
+        self._empty_check(instances, len(starts), id_path)
         return ImageRecord(image_path=item.image_path, width=width, height=height,
                            instances=instances, source=self.name, ann_path=id_path)
 
