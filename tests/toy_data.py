@@ -156,9 +156,11 @@ model = dict(
 train_dataloader = dict(
     batch_size={batch_size}, num_workers=0, persistent_workers=False,
     sampler=dict(type='MultiSourceSampler', batch_size={batch_size}),
-    dataset=dict(type='ConcatDataset', datasets=[{', '.join(train_sets)}]))
+    dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map', 'reduce_zero_label'],
+                 datasets=[{', '.join(train_sets)}]))
 val_dataloader = dict(num_workers=0, persistent_workers=False,
-    dataset=dict(type='ConcatDataset', datasets=[{', '.join(val_sets)}]))
+    dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map', 'reduce_zero_label'],
+                 datasets=[{', '.join(val_sets)}]))
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]

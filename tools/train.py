@@ -59,6 +59,12 @@ def main():
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
+        from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                     is_npu_available)
+        if not (is_cuda_available() or is_npu_available() or is_mlu_available()
+                or is_musa_available()):
+            sys.exit('error: --amp needs a GPU (or NPU / MLU / MUSA device): mmengine\'s '
+                     'AmpOptimWrapper does not run on CPU. Drop --amp on this machine.')
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in your config.', logger='current',

@@ -30,7 +30,7 @@ def test_palettes_are_fixed_and_distinct():
     palette = make_palette(37)
     assert palette == make_palette(37)
     assert len({tuple(c) for c in palette}) == 37
-    assert palette[0] == [242, 85, 85]  # hue 0, s .65, v .95
+    assert palette[:2] == [[191, 67, 67], [12, 79, 242]]  # hue 0 / 0.618, fixed s and v
     assert FASTDataset.METAINFO['palette'] == palette
 
 

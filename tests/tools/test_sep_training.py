@@ -31,6 +31,7 @@ def _scalars(work_dir):
 def test_real_sep_pipeline_gives_exact_per_source_counts(tmp_path, repo_root, monkeypatch):
     """Batches from configs/sep/upernet_r50.py's own dataloader (real augmentations)."""
     from mmengine.config import Config
+    from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
     import samrs_mm  # noqa: F401
@@ -40,6 +41,7 @@ def test_real_sep_pipeline_gives_exact_per_source_counts(tmp_path, repo_root, mo
     loader_cfg = cfg.train_dataloader
     loader_cfg.update(batch_size=6, num_workers=0, persistent_workers=False)
     loader_cfg.sampler.batch_size = 6
+    init_default_scope('mmseg')
     loader = Runner.build_dataloader(loader_cfg, seed=0)
     # 20 samples, batch 6: quotas 1.8 / 1.2 / 3.0 -> 1, 1, 3 + the largest remainder (sota).
     for _, batch in zip(range(4), loader):
@@ -97,7 +99,7 @@ def test_dist_sep_ranks_see_disjoint_samples_in_proportion(tmp_path, repo_root):
     for rank in (0, 1):
         with open(osp.join(work_dir, f'samples_rank{rank}.jsonl')) as f:
             per_rank[rank] = [json.loads(line) for line in f]
-        assert [r['iter'] for r in per_rank[rank]] == [1, 2, 3, 4]
+        assert [r['iter'] for r in per_rank[rank]] == [0, 1, 2, 3]  # runner.iter is 0-based there
     # global batch 10 of 40 samples: 12/40*10 = 3, 8/40*10 = 2, 20/40*10 = 5
     for step in range(4):
         merged = per_rank[0][step]['samples'] + per_rank[1][step]['samples']

@@ -54,14 +54,16 @@ def test_train_checkpoint_resume_test(tmp_path, repo_root):
     assert 'mIoU' in test.stdout + test.stderr
 
 
-def test_amp_flag_switches_the_optim_wrapper(tmp_path, repo_root):
+def test_amp_without_gpu_is_a_clear_error(tmp_path, repo_root):
+    if torch.cuda.is_available():
+        import pytest
+        pytest.skip('this machine has a GPU: --amp is valid here')
     data = write_image_folder_dataset(str(tmp_path / 'data'), num_train=2, num_val=1)
     config = write_tiny_quickstart_config(str(tmp_path / 'tiny.py'), repo_root, data)
-    proc = run_tool(['tools/train.py', config, '--amp', '--work-dir', str(tmp_path / 'w'),
-                     '--cfg-options', 'train_cfg.max_iters=1', 'train_cfg.val_interval=100'],
+    proc = run_tool(['tools/train.py', config, '--amp', '--work-dir', str(tmp_path / 'w')],
                     check=False)
-    # On CPU, mmengine's AmpOptimWrapper refuses; the flag still must have reached it.
-    assert 'AmpOptimWrapper' in proc.stdout + proc.stderr or proc.returncode == 0
+    assert proc.returncode != 0
+    assert '--amp needs a GPU' in proc.stderr and 'Traceback' not in proc.stderr
 
 
 def test_missing_config_is_a_clear_error(tmp_path):

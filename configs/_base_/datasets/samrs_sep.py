@@ -9,6 +9,8 @@
 data_root = '{{$SAMRS_DATA_ROOT:data/samrs}}'
 crop_size = (224, 224)
 val_crop_size = (512, 512)
+# The subsets have different class lists: ConcatDataset must not insist they agree.
+concat_ignore_keys = ['classes', 'palette', 'label_map', 'reduce_zero_label']
 # Per-process batch; the paper's global batch is 96 = 8 GPUs x 12.
 train_batch_size_per_gpu = 12
 source_meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
@@ -65,13 +67,14 @@ train_dataloader = dict(
     persistent_workers=True,
     # Every batch holds each subset in proportion to its size (B_i = L_i / sum L * B).
     sampler=dict(type='MultiSourceSampler', batch_size=train_batch_size_per_gpu),
-    dataset=dict(type='ConcatDataset', datasets=[sota_train, sior_train, fast_train]))
+    dataset=dict(type='ConcatDataset', ignore_keys=concat_ignore_keys,
+                 datasets=[sota_train, sior_train, fast_train]))
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ConcatDataset', datasets=[
+    dataset=dict(type='ConcatDataset', ignore_keys=concat_ignore_keys, datasets=[
         dict(sota_train, ann_file='val.txt', pipeline=sota_val_pipeline),
         dict(sior_train, ann_file='val.txt', pipeline=sior_val_pipeline),
         dict(fast_train, ann_file='val.txt', pipeline=fast_val_pipeline),
