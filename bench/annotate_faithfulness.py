@@ -90,13 +90,11 @@ def main(argv=None):
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'CPU'
     print(f'\nFaithfulness vs SamPredictor: device {args.device} ({name}), dtype {args.dtype}, '
           f'torch {torch.__version__}')
-    failed = False
+    failed, unfaithful = False, 0
     for model_type, specs, img, insts in runs:
         sam = sam_models.build_sam_model(model_type, random_init=True, seed=0, device=args.device)
-        first = engine_mod.build_engine(dict(prompt=specs[0], device=args.device, dtype=args.dtype), model=sam)
         predictor = SamPredictor(sam)
-        with torch.no_grad(), first.backend.autocast():
-            predictor.set_image(img)
+        predictor.set_image(img)  # the float32 reference, whatever --dtype is
         print(f'\n{model_type} (random weights), image {img.shape[1]}x{img.shape[0]}, {len(insts)} objects\n')
         print(reference.TABLE_HEADER)
         for spec in specs:
@@ -105,9 +103,16 @@ def main(argv=None):
                                                   prompt_batch_size='auto'), model=sam)
             report = reference.compare_with_predictor(engine, img, insts, source='dota', predictor=predictor)
             print(report.row(), f'({time.perf_counter() - start:.1f} s)', flush=True)
-            if not report.passed and (args.dtype == 'float32' or args.strict):
-                failed = True
-    print('\nRESULT:', 'FAITHFUL' if not failed else 'NOT FAITHFUL')
+            if not report.passed:
+                unfaithful += 1
+                failed = failed or args.dtype == 'float32' or args.strict
+    if not unfaithful:
+        print('\nRESULT: FAITHFUL')
+    elif failed:
+        print(f'\nRESULT: NOT FAITHFUL ({unfaithful} rows)')
+    else:
+        print(f'\nRESULT: {args.dtype} is not faithful within the float32 tolerance ({unfaithful} rows); '
+              f'reported only (see the mask IoU column)')
     return 1 if failed else 0
 
 

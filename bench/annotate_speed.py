@@ -206,6 +206,8 @@ def best_stock_batch(sam, image, boxes, device, autocast, candidates, max_prompt
                 sync(device)
                 best = min(best, (time.perf_counter() - t) / (size * reps))
             per_prompt[size] = best * 1000
+            if per_prompt[size] > 1.25 * min(per_prompt.values()):
+                break  # larger batches only get slower per prompt (the engine's rule too)
     return min(per_prompt, key=per_prompt.get), per_prompt
 
 
@@ -255,6 +257,10 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(',') if m.strip()]
+    if args.dtype != 'float32' and 'a' in methods:
+        # SamPredictor.predict converts the IoU scores to numpy, which fails for bfloat16.
+        print('(a) needs float32 (SamPredictor.predict cannot return bfloat16 scores): skipped')
+        methods.remove('a')
 
     engine_mod = load_annotate('engine')
     sam_models = load_annotate('sam_models')
@@ -279,8 +285,9 @@ def main(argv=None):
               'm': '(m) model floor: encoder + decoder only'}
     best_size, sweep = None, {}
     if 'm' in methods:
+        # Same memory cap as the engine's (max_decoder_memory_mb), same candidates.
         best_size, sweep = best_stock_batch(sam, image, boxes, device, autocast,
-                                            (1, 2, 4, 8, 16, 32, 64, 128, 256), len(boxes))
+                                            engine.backend.sizer.candidates, len(boxes))
     for key in ('a', 'b', 'c', 'm'):
         if key not in methods:
             continue

@@ -28,7 +28,7 @@ from . import box_backend as _box_backend  # noqa: F401  (registers 'box')
 from . import sam_backend as _sam_backend  # noqa: F401  (registers 'segment_anything')
 from .prompts import PromptSpec, resolve_prompt_spec
 
-__all__ = ['ENGINE_DEFAULTS', 'EngineConfigError', 'AnnotationEngine', 'build_engine',
+__all__ = ['ENGINE_DEFAULTS', 'EngineConfigError', 'AnnotationEngine', 'build_engine', 'check_engine_config',
            'AnnotateRequest', 'ObjectMask']
 
 ENGINE_DEFAULTS: Dict[str, Any] = dict(
@@ -53,8 +53,13 @@ class EngineConfigError(ValueError):
     """The engine config has an unknown key or a bad value."""
 
 
-def _check_config(cfg: Optional[Dict[str, Any]], overrides: Dict[str, Any]) -> Dict[str, Any]:
-    """Merge ``cfg`` and ``overrides`` over :data:`ENGINE_DEFAULTS` and validate."""
+def check_engine_config(cfg: Optional[Dict[str, Any]], overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Merge ``cfg`` and ``overrides`` over :data:`ENGINE_DEFAULTS` and validate (no model is built).
+
+    Raises :class:`EngineConfigError` (unknown key, bad value) or
+    :class:`~samrs_mm.annotate.prompts.PromptError` (bad prompt spec).
+    """
+    overrides = overrides or {}
     merged = dict(ENGINE_DEFAULTS)
     for source in (cfg or {}, overrides):
         unknown = sorted(set(source) - set(ENGINE_DEFAULTS) - {'type'})
@@ -87,7 +92,7 @@ class AnnotationEngine:
     """Labels images: one :class:`ObjectMask` per instance, in instance order."""
 
     def __init__(self, cfg: Optional[Dict[str, Any]] = None, model=None, **overrides) -> None:
-        self.cfg = _check_config(cfg, overrides)
+        self.cfg = check_engine_config(cfg, overrides)
         backend_cls = ANNOTATION_BACKENDS[self.cfg['backend']]
         if model is None:
             self.backend: AnnotationBackend = backend_cls(self.cfg)
@@ -131,6 +136,10 @@ class AnnotationEngine:
             from ..sources.image_io import load_image
             image = load_image(record)
         return self.annotate(image, record.instances, source=record.source, name=record.image_path)
+
+
+# Kept for callers written against the first version of this module.
+_check_config = check_engine_config
 
 
 def build_engine(cfg: Optional[Dict[str, Any]] = None, model=None, **overrides) -> AnnotationEngine:
