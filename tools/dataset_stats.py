@@ -67,9 +67,11 @@ def subset_classes(folder: str, override=None):
 def count_pixels(folder: str, label_dir: str, num_classes: int):
     """``(per-class pixel counts, unlabeled pixels, images)`` over ``<folder>/<label_dir>/*.png``."""
     from PIL import Image
+    from tqdm import tqdm
     paths = sorted(glob.glob(osp.join(folder, label_dir, '*.png')))
     counts = np.zeros(256, dtype=np.int64)
-    for path in paths:
+    for path in tqdm(paths, desc=f'pixels {osp.basename(osp.normpath(folder))}', unit='img', file=sys.stderr,
+                     mininterval=1.0, disable=len(paths) < 100):
         with Image.open(path) as img:
             if img.mode not in ('L', 'P'):
                 raise SystemExit(f'error: {path}: label PNGs must be 8-bit single channel, got mode {img.mode}')
@@ -87,7 +89,9 @@ def instance_areas(folder: str, classes):
     files = sorted(glob.glob(osp.join(folder, 'instances', '*.json')))
     index = {name: i for i, name in enumerate(classes)}
     if files:
-        for path in files:
+        from tqdm import tqdm
+        for path in tqdm(files, desc=f'instances {osp.basename(osp.normpath(folder))}', unit='img',
+                         file=sys.stderr, mininterval=1.0, disable=len(files) < 100):
             with open(path, encoding='utf-8') as f:
                 data = json.load(f)
             for obj in data['objects']:
