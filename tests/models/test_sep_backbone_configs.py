@@ -59,8 +59,7 @@ def test_full_size_model_builds_and_runs_at_small_size(repo_root, name):
     cfg = load(repo_root, name)
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
+    model = MODELS.build(cfg.model)  # default initialisation is enough to check the wiring
     model.train()
     feats = model.extract_feat(torch.randn(2, 3, 64, 64))
     assert [f.shape[1] for f in feats] == OUT_CHANNELS[cfg.model.backbone.type]
@@ -73,14 +72,19 @@ def test_full_size_model_builds_and_runs_at_small_size(repo_root, name):
     wrapper = OPTIM_WRAPPER_CONSTRUCTORS.build(
         dict(type=optim.constructor, optim_wrapper_cfg=dict(type='OptimWrapper', optimizer=optim.optimizer),
              paramwise_cfg=optim.paramwise_cfg))(model)
-    lrs = {g['layer_id']: g['lr'] for g in wrapper.optimizer.param_groups}
+    groups = wrapper.optimizer.param_groups
     decay = optim.paramwise_cfg.layer_decay_rate
-    last = max(lrs)
-    assert lrs[last] == pytest.approx(optim.optimizer.lr)
-    assert lrs[0] == pytest.approx(optim.optimizer.lr * decay**last)
+    last = max(g['layer_id'] for g in groups)  # heads and everything after the backbone
+    for group in groups:
+        assert group['lr'] == pytest.approx(optim.optimizer.lr * decay**(last - group['layer_id']))
+    assert {g['weight_decay'] for g in groups} == {0.0, optim.optimizer.weight_decay}
+    head = next(g for g in groups if any(n.startswith('decode_head.') for n in g['param_names']))
+    assert head['lr'] == pytest.approx(optim.optimizer.lr)
 
 
-@pytest.mark.parametrize('name', sorted(CONFIGS))
+# the _rsp / _beit variants differ from these only in the checkpoint, which the tiny run drops
+@pytest.mark.parametrize('name', ['upernet_vitaev2.py', 'upernet_internimage_t.py', 'upernet_vit_adapter_b.py',
+                                  'upernet_vit_rvsa_b.py'])
 def test_two_cpu_iterations_with_a_tiny_override(repo_root, tmp_path, monkeypatch, name):
     from mmengine.runner import Runner
 
@@ -100,12 +104,13 @@ def test_two_cpu_iterations_with_a_tiny_override(repo_root, tmp_path, monkeypatc
     cfg.train_dataloader.sampler.batch_size = 3
     cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.test_dataloader = cfg.val_dataloader
-    cfg.default_hooks.checkpoint.update(interval=2, save_best=None)
+    cfg.default_hooks.checkpoint = None  # saving pretty-prints the config: slow, and not what is tested
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.pop('visualization', None)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    runner.train()  # 2 iterations, then the loop's closing validation on the toy val lists
     assert runner.iter == 2
+    assert torch.isfinite(torch.tensor(runner.message_hub.get_scalar('train/loss').current()))
     groups = runner.optim_wrapper.optimizer.param_groups
     assert all('layer_id' in g for g in groups)
-    assert osp.exists(osp.join(cfg.work_dir, 'iter_2.pth'))
+    assert 'mIoU' in ''.join(runner.message_hub.log_scalars)
