@@ -218,15 +218,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     """Convert; return the exit status."""
     args = parse_args(argv)
-    import samrs_mm  # noqa: F401  (runtime fixes: torch>=2.6 checkpoint loading; registries)
-    from mmengine.runner.checkpoint import CheckpointLoader
-
     if not osp.isfile(args.src):
         print(f'error: {args.src}: checkpoint not found', file=sys.stderr)
         return 2
     if args.config and not osp.isfile(args.config):
         print(f'error: {args.config}: config not found', file=sys.stderr)
         return 2
+    import samrs_mm  # noqa: F401  (runtime fixes: torch>=2.6 checkpoint loading; registries)
+    from mmengine.runner.checkpoint import CheckpointLoader
     try:
         checkpoint = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
         state_dict, report = convert_sep_state_dict(extract_state_dict(checkpoint, args.src))

@@ -3,10 +3,12 @@
 The fine-tuning model bases restate the SEP models with stock heads; this guards them
 against drifting apart from configs/sep/ (which would make +SEP rows load nothing).
 """
+import functools
 import importlib.util
 import os.path as osp
 import sys
 
+import mmengine.config.utils
 import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -29,6 +31,15 @@ PAIRS = [
     ('upernet_vit_rvsa_b.py', 'isaid/upernet_vit-b-rvsa-mae-sep_8xb1-80k_isaid-896x896.py'),
     ('mask2former_r50.py', 'potsdam/mask2former_r50-imp-sep_8xb1-80k_potsdam-512x512.py'),
 ]
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _cache_mmseg_model_index():
+    """Read mmseg's model index once (mmengine re-reads 106 metafiles per ``mmseg::`` base)."""
+    original = mmengine.config.utils.load
+    mmengine.config.utils.load = functools.lru_cache(maxsize=None)(original)
+    yield
+    mmengine.config.utils.load = original
 
 
 def _tool():
