@@ -256,7 +256,17 @@ def test_internimage_and_rvsa_init_cfg_loading(tmp_path):
     assert torch.all(model.stages[0].blocks[0].gamma1 == 1.0)
 
 
-def test_convert_official_cli(tmp_path, repo_root):
+def _cli_main(repo_root):
+    """The converter script's ``main``, imported in-process (the subprocess run is tested once)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'convert_official_cli', osp.join(repo_root, 'tools', 'model_converters', 'convert_official.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_convert_official_cli(tmp_path, repo_root, capsys):
     src, dst = tmp_path / 'deit.pth', tmp_path / 'out' / 'deit_mmseg.pth'
     torch.save({'model': official.materialise(official.deit_b_official())}, src)
     proc = run_tool(['tools/model_converters/convert_official.py', 'vit', str(src), str(dst)], cwd=repo_root)
@@ -264,9 +274,15 @@ def test_convert_official_cli(tmp_path, repo_root):
     converted = torch.load(dst, map_location='cpu')
     assert converted['meta']['source_format'] == 'vit'
     assert converted['state_dict']['layers.11.attn.attn.in_proj_weight'].shape == (2304, 768)
+
+    main = _cli_main(repo_root)
+    assert main(['vit_adapter', str(src), str(tmp_path / 'adapter.pth'), '--verify']) == 0
+    out = capsys.readouterr().out
+    assert 'verify against ViTAdapter:' in out and '0 shape mismatches' in out
+    assert "unexpected (ignored): ['cls_token', 'ln1.weight', 'ln1.bias']" in out
     bad = tmp_path / 'bad.pth'
     torch.save({'not.a.vit.key': torch.zeros(1)}, bad)
-    proc = run_tool(['tools/model_converters/convert_official.py', 'vit', str(bad), str(dst)], cwd=repo_root,
-                    check=False)
-    assert proc.returncode == 2 and 'not.a.vit.key' in proc.stderr
-    assert osp.exists(dst)
+    assert main(['vit', str(bad), str(tmp_path / 'never.pth')]) == 2
+    assert 'not.a.vit.key' in capsys.readouterr().err
+    assert not osp.exists(tmp_path / 'never.pth')
+    assert main(['vit', str(tmp_path / 'missing.pth'), str(dst)]) == 1

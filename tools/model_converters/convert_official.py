@@ -50,7 +50,44 @@ def parse_args(argv=None):
     parser.add_argument('format', choices=sorted(conversion.CONVERTERS), help='official layout of SRC')
     parser.add_argument('src', help='official checkpoint (.pth / .pth.tar)')
     parser.add_argument('dst', help='output checkpoint')
+    parser.add_argument('--verify', action='store_true',
+                        help='build the default consumer (e.g. ViTAEv2-S) and report its keys the converted '
+                             'checkpoint lacks (missing) and converted keys it does not have (unexpected); '
+                             'exit status 3 on shape mismatches')
     return parser.parse_args(argv)
+
+
+# default consumer of each format, for --verify (mmseg registry configs)
+CONSUMERS = {
+    'resnet': dict(type='ResNet', depth=50),
+    'swin': dict(type='SwinTransformer', embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
+                 window_size=7),
+    'vit': dict(type='VisionTransformer', img_size=224, final_norm=True, patch_bias=True,
+                norm_cfg=dict(type='LN', eps=1e-6)),
+    'vit_adapter': dict(type='ViTAdapter'),
+    'vit_rvsa': dict(type='ViTRVSA'),
+    'vitaev2': dict(type='ViTAEv2'),
+    'internimage': dict(type='InternImage'),
+}
+
+
+def verify(fmt: str, state_dict) -> int:
+    """Compare a converted state dict with the default consumer; print missing / unexpected keys."""
+    sys.path.insert(0, REPO)
+    import samrs_mm  # noqa: F401  (registers the backbones; loads OpenMMLab)
+    from mmseg.registry import MODELS
+    own = MODELS.build(dict(CONSUMERS[fmt])).state_dict()
+    missing = [k for k in own if k not in state_dict and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state_dict if k not in own]
+    bad = [f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}' for k, v in state_dict.items()
+           if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    print(f'verify against {CONSUMERS[fmt]["type"]}: {len(missing)} missing, {len(unexpected)} unexpected, '
+          f'{len(bad)} shape mismatches')
+    for title, keys in (('missing (keep their initialisation)', missing), ('unexpected (ignored)', unexpected),
+                        ('shape mismatch', bad)):
+        if keys:
+            print(f'  {title}: {keys[:8]}{" ..." if len(keys) > 8 else ""}')
+    return 3 if bad else 0
 
 
 def main(argv=None) -> int:
@@ -79,7 +116,7 @@ def main(argv=None) -> int:
         by_reason.setdefault(reason, []).append(key)
     for reason, keys in by_reason.items():
         print(f'  dropped ({reason}): {len(keys)} e.g. {keys[:3]}')
-    return 0
+    return verify(args.format, result.state_dict) if args.verify else 0
 
 
 if __name__ == '__main__':

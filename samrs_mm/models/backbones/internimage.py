@@ -128,10 +128,10 @@ class InternImage(BaseModule):
     drop path 0.2, layer scale 1.0, pre-norm. Outputs ``(N, 64 * 2**i, H / 2**(i+2), W / 2**(i+2))``
     for ``i in out_indices``.
 
-    Parameters: 29,911,592 for this backbone (pinned in the tests; of which 98,304 are the layer-scale
-    factors, absent when ``layer_scale=None``). The published 30M of InternImage-T is the
-    ImageNet classifier: 29,813,288 backbone parameters without layer scale (its checkpoint has
-    none) + 1,163,752 in the classification head = 30.98M ~ "30M".
+    Parameters: 28,769,520 (pinned in the tests), of which 14,848 are the layer-scale factors
+    SAMRS enables (``layer_scale=None`` drops them). The published "30M" of InternImage-T is
+    the ImageNet classifier: 29,918,424 = the same 28,754,672 backbone parameters (its
+    checkpoint has no layer scale) + 1,163,752 in the classification head.
 
     Args:
         in_channels: input image channels.

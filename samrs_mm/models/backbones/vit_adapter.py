@@ -236,11 +236,10 @@ class ViTAdapter(VisionTransformer):
     two extra extractors after the last interaction, drop path 0.3. Outputs 1/4, 1/8,
     1/16 and 1/32 maps.
 
-    Parameters: 100,938,240 (pinned in the tests): the ViT-B part (patch embedding, position
-    embedding, 12 layers with layer scale) 85,817,856 and the adapter 15,120,384. The
-    ViT-Adapter paper's "ViT-Adapter-B: 86M + 14M (adapter)" rounds these; the official module
-    additionally holds an unused 768-d class-token slot (not created here) and a final norm
-    (not used by the adapter, left out).
+    Parameters: 99,495,392 (pinned in the tests): the ViT-B part (patch embedding, position
+    embedding, 12 layers with layer scale) 85,814,784 = DeiT-B's backbone + 18,432 layer-scale
+    factors, and the adapter 13,680,608 (the ViT-Adapter paper's "86M + 14M"). The official
+    module also holds an unused class token and final norm, not created here.
 
     Args:
         img_size: pre-training image size the position embedding is defined for (resized at

@@ -216,11 +216,11 @@ class ViTRVSA(BaseModule):
     2, 5, 8, 11, drop path 0.1, outputs of layers (3, 5, 7, 11) turned into 1/4, 1/8, 1/16,
     1/32 maps of 768 channels (deconv-LN-GELU-deconv, deconv, identity, max-pool).
 
-    Parameters: 89,700,624 (pinned in the tests): the ViT-B (85,645,056 without position
-    embedding and final norm) + RVSA's per-layer extras (window-transform heads and relative
-    positions, 8 layers x 28,683 = 229,464) + the pyramid (3,826,104). Published "ViT-B + RVSA"
-    counts the same modules; the official module also holds an unused final LayerNorm
-    (1,536) which is not created here.
+    Parameters: 93,125,440 (pinned in the tests) = the ViT-B layers and patch embedding
+    (85,645,056; no position embedding, class token or final norm) + RVSA's extras in the 8
+    windowed layers (8 x 49,832 = 398,656: window-transform heads, relative positions) + the
+    feature pyramid (7,081,728). The released module (``ViT_Win_RVSA_V3_WSZ7``) holds 1,536
+    more: a final LayerNorm its forward never uses, not created here.
 
     Args:
         img_size: pre-training image size (only used with ``use_abs_pos_embed``).

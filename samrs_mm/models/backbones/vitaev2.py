@@ -257,10 +257,10 @@ class ViTAEv2(BaseModule):
     1-2 and global attention in stages 3-4, drop path 0.3. Outputs
     ``(N, token_dims[i], H / 4 / 2**i, W / 4 / 2**i)``.
 
-    Parameters: 18,842,028 (pinned in the tests). The published 19.2M is the ImageNet
-    classifier: the same 18,842,028 + 513,000 in its linear head = 19,355,028 (the official
-    module also holds 1,859 unused relative-position-table entries and, in the SAMRS variant,
-    2,048 in never-applied output norms; both are left out here).
+    Parameters: 18,842,688 (pinned in the tests). The official ImageNet classifier holds
+    19,357,040 = these + 513,000 in its linear head + 1,352 relative-position-table entries it
+    creates but never uses (the paper rounds it to 19.2M); the SAMRS variant also creates
+    2,048 parameters of never-applied output norms. Unused parts are not created here.
 
     Inputs of any size work (windows are zero-padded symmetrically); sizes that are multiples
     of 32 match the official implementation exactly.
