@@ -1,7 +1,6 @@
 # SEP Mask2Former (ResNet-50): mmseg's Mask2Former R50 settings with the query classifier
 # split per SAMRS subset (MultiSourceMask2FormerHead; shared pixel and transformer decoders).
 # mmseg ships this model only inside full dataset configs, so the model is spelled out here.
-crop_size = (224, 224)
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=dict(
@@ -11,7 +10,7 @@ model = dict(
         bgr_to_rgb=True,
         pad_val=0,
         seg_pad_val=255,
-        size=crop_size,
+        size=(224, 224),
         test_cfg=dict(size_divisor=32)),
     backbone=dict(
         type='ResNet',

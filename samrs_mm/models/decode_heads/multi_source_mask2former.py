@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.config import ConfigDict
 from mmengine.dist import get_world_size
 from mmseg.models.decode_heads import Mask2FormerHead
 from mmseg.registry import MODELS
@@ -42,7 +43,8 @@ class MultiSourceMask2FormerHead(Mask2FormerHead):
             SAMRS_SOURCES if sources is None else sources)
         self.source_names = tuple(self.class_counts)
         max_classes = max(self.class_counts.values())
-        loss_cls = dict(kwargs.get('loss_cls', {}))
+        # mmdet reads loss_cls.class_weight as an attribute: keep it a ConfigDict.
+        loss_cls = ConfigDict(kwargs.get('loss_cls', {}))
         no_object_weight = (loss_cls.get('class_weight') or [0.1])[-1]
         loss_cls['class_weight'] = [1.0] * max_classes + [no_object_weight]
         kwargs.update(num_classes=max_classes, loss_cls=loss_cls)
@@ -56,7 +58,7 @@ class MultiSourceMask2FormerHead(Mask2FormerHead):
                                                 channel_dim=-1, trailing=1)
         # Per-source classification targets: the "no object" label and the class weights.
         self._source_loss_cls = {
-            name: MODELS.build(dict(loss_cls, class_weight=[1.0] * count + [no_object_weight]))
+            name: MODELS.build(ConfigDict(loss_cls, class_weight=[1.0] * count + [no_object_weight]))
             for name, count in self.class_counts.items()}
         self._fallback_source: Optional[str] = None
 
