@@ -4,13 +4,14 @@
     .venv/bin/python bench/backbones.py [--batch 2] [--repeats 3] [--threads N] [--only NAME ...]
                                         [--write-docs docs/benchmarks.md]
 
-Each backbone runs in its own subprocess (so peak-memory readings do not mix): build, one
-warm-up step, then ``--repeats`` timed steps of ``loss = sum(mean of each output level);
-loss.backward()`` on random input. Reported: parameters, median step time, its ratio to
-ResNet-50 measured in the same run, and the peak resident memory added by the steps over the
-built model (activations, gradients, workspace; from ``ru_maxrss``). Numbers depend on the
-machine: compare ratios, and rerun before quoting absolute times. ``--write-docs`` replaces
-this script's section of the given markdown file (between its marker comments).
+A training step is ``loss = sum(mean of each output level); loss.backward()`` on random
+input. Peak memory: each backbone alone in a fresh subprocess, one step, the resident memory
+added over the built model (activations, gradients, workspace; from ``ru_maxrss``). Time: all
+backbones built in one subprocess, one warm-up step each, then ``--repeats`` rounds timing
+one step of every backbone in turn (round-robin, so changes of machine load hit all alike);
+the median per backbone and its ratio to ResNet-50 are reported. Absolute numbers depend on
+the machine: compare ratios. ``--write-docs`` replaces this script's section of the given
+markdown file (between its marker comments).
 """
 import argparse
 import json
@@ -47,50 +48,76 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
 
 
-def measure(name: str, batch: int, repeats: int, threads: int) -> dict:
-    """Build one backbone and time its training step (runs inside the worker subprocess)."""
-    import torch
-
+def _build(name: str):
     import samrs_mm  # noqa: F401  (registers the package's backbones)
     from mmseg.registry import MODELS
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
     model = MODELS.build(dict(BACKBONES[name]))
     model.init_weights()
-    model.train()
-    params = sum(p.numel() for p in model.parameters())
+    model.train()  # (mmseg's backbones return None from train())
+    return model
+
+
+def _step(model, x):
+    model.zero_grad(set_to_none=True)
+    outs = model(x)
+    sum(o.float().mean() for o in outs).backward()
+    return [tuple(o.shape) for o in outs]
+
+
+def measure_memory(name: str, batch: int, threads: int) -> dict:
+    """Peak resident memory added by one training step (run alone in a fresh process)."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = _build(name)
     x = torch.randn(batch, 3, 224, 224)
     base = _rss_mib()
-
-    def step():
-        model.zero_grad(set_to_none=True)
-        outs = model(x)
-        loss = sum(o.float().mean() for o in outs)
-        loss.backward()
-        return [tuple(o.shape) for o in outs]
-
-    shapes = step()  # warm-up (allocator, lazy inits)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
+    shapes = _step(model, x)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
-    return dict(name=name, params=params, step_s=statistics.median(times), peak_mib=peak - base, shapes=shapes)
+    params = sum(p.numel() for p in model.parameters())
+    return dict(name=name, params=params, peak_mib=peak - base, shapes=shapes)
+
+
+def measure_times(names, batch: int, repeats: int, threads: int) -> dict:
+    """Median step time per backbone, all built in this process and timed round-robin.
+
+    Round-robin timing spreads any change of machine load evenly over the backbones, so
+    their ratios stay meaningful on a shared machine.
+    """
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, 224, 224)
+    models = {name: _build(name) for name in names}
+    for model in models.values():
+        _step(model, x)  # warm-up (allocator, lazy inits)
+    times = {name: [] for name in names}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            _step(model, x)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _worker(args) -> list:
+    cmd = [sys.executable, __file__] + args
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{" ".join(args)} failed:\n{proc.stderr[-3000:]}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run_all(names, batch, repeats, threads):
-    """Measure every backbone in a fresh interpreter; return the result rows."""
+    """Memory of each backbone in its own process, then all step times in one process."""
+    common = ['--batch', str(batch), '--threads', str(threads)]
     rows = []
     for name in names:
-        cmd = [sys.executable, __file__, '--worker', name, '--batch', str(batch), '--repeats', str(repeats),
-               '--threads', str(threads)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-        if proc.returncode != 0:
-            print(f'{name}: FAILED\n{proc.stderr[-2000:]}', file=sys.stderr)
-            continue
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f'  measured {name}: {rows[-1]["step_s"]:.2f} s', file=sys.stderr)
+        rows.append(_worker(['--memory-worker', name] + common))
+        print(f'  memory of {name}: {rows[-1]["peak_mib"]:.0f} MiB', file=sys.stderr)
+    step = _worker(['--time-worker', *names, '--repeats', str(repeats)] + common)
+    for row in rows:
+        row['step_s'] = step[row['name']]
     return rows
 
 
@@ -98,8 +125,12 @@ def table(rows, batch, threads) -> str:
     """Markdown table with ratios to ResNet-50 (when measured)."""
     ref = next((r for r in rows if r['name'] == 'ResNet-50'), None)
     lines = [
-        f'Forward + backward of one training step, batch {batch} x 3 x 224 x 224, CPU '
-        f'({platform.processor() or platform.machine()}, {threads} threads), median of repeats.',
+        f'`.venv/bin/python bench/backbones.py --batch {batch} --threads {threads}`: forward + backward of one '
+        f'training step, batch {batch} x 3 x 224 x 224, CPU ({platform.processor() or platform.machine()}, '
+        f'{threads} threads), median over round-robin repeats. Peak extra memory = resident memory added by one '
+        'step over the built model (activations, gradients, workspace), each backbone alone in a fresh process. '
+        'InternImage-T uses the pure-PyTorch DCNv3 core (no compiled kernel on CPU); ViT-Adapter-B uses mmcv\'s '
+        'PyTorch deformable attention.',
         '',
         '| backbone | parameters | step time (s) | time / ResNet-50 | peak extra memory (MiB) | output shapes |',
         '|---|---:|---:|---:|---:|---|',
@@ -131,10 +162,14 @@ def main():
     parser.add_argument('--threads', type=int, default=os.cpu_count())
     parser.add_argument('--only', nargs='+', choices=list(BACKBONES), help='measure only these')
     parser.add_argument('--write-docs', metavar='MD', help='write the table into this markdown file')
-    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    parser.add_argument('--memory-worker', help=argparse.SUPPRESS)
+    parser.add_argument('--time-worker', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(measure(args.worker, args.batch, args.repeats, args.threads)))
+    if args.memory_worker:
+        print(json.dumps(measure_memory(args.memory_worker, args.batch, args.threads)))
+        return
+    if args.time_worker:
+        print(json.dumps(measure_times(args.time_worker, args.batch, args.repeats, args.threads)))
         return
     rows = run_all(args.only or list(BACKBONES), args.batch, args.repeats, args.threads)
     text = table(rows, args.batch, args.threads)
