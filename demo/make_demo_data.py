@@ -141,10 +141,10 @@ def write_dior(root, rng):
     for folder in (img_dir, ann_dir, split_dir):
         os.makedirs(folder, exist_ok=True)
     total, stems = 0, []
-    for index in range(1, 3):
+    for index in range(1, 5):
         stem = f'{index:05d}'
         image = terrain(800, 800, rng)
-        objects = scatter(image, DIOR_OBJECTS, 25, rng)
+        objects = scatter(image, DIOR_OBJECTS, 20, rng)
         cv2.imwrite(osp.join(img_dir, stem + '.jpg'), finish(image, rng), [cv2.IMWRITE_JPEG_QUALITY, 90])
         body = []
         for name, quad in objects:

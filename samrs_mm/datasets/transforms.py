@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from mmcv.transforms import BaseTransform
+from mmcv.transforms import BaseTransform, CenterCrop
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
@@ -77,3 +77,19 @@ class RandomGamma(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(gamma_range={self.gamma_range}, prob={self.prob})'
+
+
+@TRANSFORMS.register_module()
+class EvalCenterCrop(CenterCrop):
+    """mmcv's ``CenterCrop`` for evaluating on centre crops (the paper's Table 9 protocol).
+
+    mmseg resizes predictions back to ``ori_shape`` before scoring; after a plain
+    ``CenterCrop`` that is still the uncropped size while the label is cropped. Here the
+    crop becomes the image: ``ori_shape`` is set to the crop's size too.
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Crop image and label maps around the centre; the crop is the new original."""
+        results = super().transform(results)
+        results['ori_shape'] = results['img'].shape[:2]
+        return results

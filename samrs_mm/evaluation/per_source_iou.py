@@ -74,22 +74,23 @@ class PerSourceIoUMetric(IoUMetric):
                 continue
             totals = [sum(column) for column in zip(*rows)]
             areas = self.total_area_to_metrics(*totals, ['mIoU'], self.nan_to_num, self.beta)
-            miou = float(np.round(np.nanmean(areas['IoU']) * 100, 2))
-            macc = float(np.round(np.nanmean(areas['Acc']) * 100, 2))
-            aacc = float(np.round(float(areas['aAcc']) * 100, 2))
+            # float64 before rounding: float32 tensors would print as 33.040000915527344.
+            miou = round(float(np.nanmean(np.asarray(areas['IoU'], np.float64))) * 100, 2)
+            macc = round(float(np.nanmean(np.asarray(areas['Acc'], np.float64))) * 100, 2)
+            aacc = round(float(areas['aAcc']) * 100, 2)
             metrics[f'mIoU.{source}'] = miou
             metrics[f'mAcc.{source}'] = macc
             metrics[f'aAcc.{source}'] = aacc
             per_source_miou.append(miou)
-            summary.add_row([source, len(rows), aacc, macc, miou])
+            summary.add_row([source, len(rows), f'{aacc:.2f}', f'{macc:.2f}', f'{miou:.2f}'])
             class_table = PrettyTable(field_names=['Class', 'IoU', 'Acc'])
             for name, iou, acc in zip(class_names, areas['IoU'], areas['Acc']):
-                class_table.add_row([name, np.round(iou * 100, 2), np.round(acc * 100, 2)])
+                class_table.add_row([name, f'{float(iou) * 100:.2f}', f'{float(acc) * 100:.2f}'])
             print_log(f'per class results of {source}:\n{class_table.get_string()}', logger)
         if not per_source_miou:
             raise ValueError('PerSourceIoUMetric received no samples')
         metrics['mIoU'] = float(np.round(np.mean(per_source_miou), 2))
         summary.add_row(['average', sum(len([r for r in results if r[0] == s]) for s in self.source_classes),
-                         '-', '-', metrics['mIoU']])
+                         '-', '-', f"{metrics['mIoU']:.2f}"])
         print_log(f'per source results (SAMRS Table 9 layout):\n{summary.get_string()}', logger)
         return metrics

@@ -114,3 +114,13 @@ def test_tag_source_and_rot90_and_gamma():
     assert untouched['rot90_k'] == 0 and np.array_equal(untouched['img'], img)
     gamma = RandomGamma(gamma_range=(2.0, 2.0), prob=1.0)(dict(img=np.array([[[0, 128, 255]]], np.uint8)))
     assert gamma['img'].tolist() == [[[0, 64, 255]]]  # 255 * (128/255)^2 = 64.25
+
+
+def test_eval_center_crop_makes_the_crop_the_original():
+    from samrs_mm.datasets.transforms import EvalCenterCrop
+    img = np.arange(6 * 8 * 3, dtype=np.uint8).reshape(6, 8, 3)
+    seg = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    out = EvalCenterCrop(crop_size=4)(dict(img=img, gt_seg_map=seg, img_shape=(6, 8), ori_shape=(6, 8)))
+    assert out['img'].shape[:2] == out['gt_seg_map'].shape == (4, 4)
+    assert out['ori_shape'] == out['img_shape'] == (4, 4)
+    assert np.array_equal(out['gt_seg_map'], seg[1:5, 2:6])

@@ -45,7 +45,7 @@ fast_train_pipeline = load + [
     dict(type='RandomResize', scale=(600, 600), ratio_range=(0.5, 2.0), keep_ratio=True),
 ] + augment
 val_tail = [
-    dict(type='CenterCrop', crop_size=val_crop_size),
+    dict(type='EvalCenterCrop', crop_size=val_crop_size),
     dict(type='PackSegInputs', meta_keys=source_meta_keys),
 ]
 sota_val_pipeline = load + [dict(type='TagSource', source='sota', source_index=0)] + val_tail
