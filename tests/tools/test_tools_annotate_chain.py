@@ -72,7 +72,7 @@ def test_subset_folders(chain):
         assert set(np.unique(label)) <= set(range(classes)) | {255}
     assert json.loads((root / 'samrs' / 'sota' / 'summary.json').read_text())['images'] == n_patches
     sior = json.loads((root / 'samrs' / 'sior' / 'summary.json').read_text())
-    assert sior['splits']['trainval']['images'] == 2 and sior['splits']['test']['found'] is False
+    assert sior['splits']['trainval']['images'] == 4 and sior['splits']['test']['found'] is False
     assert (root / 'samrs' / 'sior' / 'annotations_trainval.json').is_file()
     fast = json.loads((root / 'samrs' / 'fast' / 'instances' / f'{stems[0]}.json').read_text())
     assert {o['prompt'] for o in fast['objects']} == {'rhbox'}
