@@ -46,6 +46,7 @@ ENGINE_DEFAULTS: Dict[str, Any] = dict(
     prompt_batch_size='auto',     # int, or 'auto' = measured on the device
     image_batch_size=1,           # images through the encoder at once
     max_decoder_memory_mb=None,   # cap for decoder activations; None: 1024 on CPU, 1/4 of GPU
+    encoder_heads_per_chunk='auto',  # global-attention heads at a time; 'auto': 1 on CPU, all on GPU
 )
 
 

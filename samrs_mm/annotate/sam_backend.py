@@ -2,7 +2,8 @@
 
 Per group of images: the images go through SAM's own preprocessing
 (``ResizeLongestSide.apply_image``, ``Sam.preprocess``) and through the image encoder
-together (``image_batch_size``); then, image by image, the prompts of its objects are
+together (``image_batch_size``; global attention a few heads at a time,
+:mod:`~samrs_mm.annotate.encoder`); then, image by image, the prompts of its objects are
 decoded in batches by :class:`~samrs_mm.annotate.decoder.PromptBatchDecoder` (prompt batch
 size fixed or measured, :mod:`~samrs_mm.annotate.batch_size`), and each object's mask is
 produced only on the window where it can be non-zero
@@ -27,6 +28,7 @@ import torch
 from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
 from .batch_size import PromptBatchSizer
 from .decoder import PromptBatchDecoder
+from .encoder import ChunkedImageEncoder
 from .prompts import ObjectGeometry, PromptSpec, SamPromptBuilder, resolve_prompt_spec
 from .rle import empty_rle, window_to_rle
 from .sam_models import build_sam_model
@@ -70,6 +72,13 @@ class SamBackend(AnnotationBackend):
         self.sam = model
         self.transform = ResizeLongestSide(self.sam.image_encoder.img_size)
         self.decoder = PromptBatchDecoder(self.sam)
+        chunk = cfg.get('encoder_heads_per_chunk', 'auto')
+        if chunk == 'auto':
+            # CPU: bounded memory at no measurable cost; GPU: the stock (fastest) path.
+            chunk = 1 if self.device.type == 'cpu' else None
+        if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
+            raise ValueError(f"encoder_heads_per_chunk must be 'auto', None or an int >= 1, got {chunk!r}")
+        self.image_encoder = ChunkedImageEncoder(self.sam.image_encoder, chunk)
         self.multimask_output = bool(cfg['multimask_output'])
         self.sizer = PromptBatchSizer(cfg['prompt_batch_size'], self._max_prompt_batch())
         self._upsamplers: 'OrderedDict[Tuple, WindowedMaskUpsampler]' = OrderedDict()
@@ -109,7 +118,7 @@ class SamBackend(AnnotationBackend):
             inputs.append(self.sam.preprocess(tensor))
         start = time.perf_counter()
         with self.autocast():
-            features = self.sam.image_encoder(torch.cat(inputs, dim=0))
+            features = self.image_encoder(torch.cat(inputs, dim=0))
         self._sync()
         self.timings['encoder'] += time.perf_counter() - start
         return features
