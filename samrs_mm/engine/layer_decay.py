@@ -185,9 +185,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 wd *= custom_keys[key].get('decay_mult', 1.)
             group_id = (layer, no_decay, key)
             if group_id not in groups:
+                name_parts = [f'layer_{layer}', 'no_decay' if no_decay else 'decay'] + ([key] if key else [])
                 groups[group_id] = dict(params=[], param_names=[], lr=lr, weight_decay=wd, lr_scale=scale,
-                                        layer_id=layer, group_name=f'layer_{layer}_{"no_decay" if no_decay else "decay"}'
-                                        + (f'_{key}' if key else ''))
+                                        layer_id=layer, group_name='_'.join(name_parts))
             groups[group_id]['params'].append(param)
             groups[group_id]['param_names'].append(name)
         params.extend(groups[k] for k in sorted(groups, key=lambda k: (k[0], k[1], k[2] or '')))

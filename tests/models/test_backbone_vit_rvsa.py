@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import samrs_mm  # noqa: F401
 from mmseg.registry import MODELS
@@ -60,7 +59,8 @@ def reference_window_attention(attn, x, h, w, key_map=None):
                                 sa, sb = key_map(ka, kb) if key_map else (ka, kb)
                                 k = grid[wy + sa, wx + sb, 1, n]
                                 logit = (q * attn.scale) @ k
-                                logit = logit + q @ attn.rel_pos_h[qa - ka + ws - 1] + q @ attn.rel_pos_w[qb - kb + ws - 1]
+                                logit = (logit + q @ attn.rel_pos_h[qa - ka + ws - 1]
+                                         + q @ attn.rel_pos_w[qb - kb + ws - 1])
                                 logit = logit + attn.relative_position_bias_table[
                                     (qa - ka + ws - 1) * (2 * ws - 1) + (qb - kb + ws - 1), n]
                                 logits.append(logit)

@@ -37,8 +37,10 @@ def reference_dcnv3(value, offset, mask, kernel, stride, pad, dilation, groups, 
                             y = cy + offset_scale * (iy * dh - dh * (kh - 1) // 2 + off_y)
                             x0, y0 = math.floor(x), math.floor(y)
                             fx, fy = x - x0, y - y0
-                            sample = ((1 - fx) * (1 - fy) * pixel(b, y0, x0, g) + fx * (1 - fy) * pixel(b, y0, x0 + 1, g)
-                                      + (1 - fx) * fy * pixel(b, y0 + 1, x0, g) + fx * fy * pixel(b, y0 + 1, x0 + 1, g))
+                            sample = ((1 - fx) * (1 - fy) * pixel(b, y0, x0, g)
+                                      + fx * (1 - fy) * pixel(b, y0, x0 + 1, g)
+                                      + (1 - fx) * fy * pixel(b, y0 + 1, x0, g)
+                                      + fx * fy * pixel(b, y0 + 1, x0 + 1, g))
                             out[b, oy, ox, g * gc:(g + 1) * gc] += mask[b, oy, ox, g * points + p] * sample
     return out
 

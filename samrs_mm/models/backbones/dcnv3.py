@@ -21,7 +21,6 @@ iy``); sampling outside the image reads zeros.
 from __future__ import annotations
 
 import importlib
-import math
 from typing import Optional, Tuple
 
 import torch

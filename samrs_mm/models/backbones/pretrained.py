@@ -243,7 +243,8 @@ def _merge_beit_qv_bias(result: ConvertedCheckpoint, attn_key: Callable[[int, st
         state[attn_key(int(index), 'qkv.bias')] = torch.cat([q, torch.zeros_like(q), v])
     stray = [k for k in state if k.startswith('__beit_v_bias__')]
     if stray:
-        raise UnmappableKeysError('vit', [f'blocks.{k.rsplit("__", 1)[-1]}.attn.v_bias (without q_bias)' for k in stray])
+        raise UnmappableKeysError('vit', [f'blocks.{k.rsplit("__", 1)[-1]}.attn.v_bias (without q_bias)'
+                                          for k in stray])
     return result
 
 

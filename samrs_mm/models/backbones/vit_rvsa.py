@@ -23,7 +23,6 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
-from mmseg.models.backbones.vit import TransformerEncoderLayer
 from mmseg.models.necks import Feature2Pyramid
 from mmseg.models.utils import PatchEmbed
 from mmseg.registry import MODELS

@@ -13,7 +13,7 @@ Every stage starts with a *reduction cell* (RC) and continues with *normal cells
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
