@@ -222,6 +222,47 @@ def beit_b_22k_official():
     return d
 
 
+def beit_official(depth=12, dim=768, heads=12, window=14, pretraining=False, num_classes=21841):
+    """BEiT as in microsoft/unilm ``beit/modeling_finetune.py`` / ``modeling_pretrain.py``.
+
+    ``pretraining=False``: an ImageNet fine-tuned model (``*_pt22k_ft22k.pth``): per-block
+    relative position tables, mean pooling (``fc_norm``), classifier. ``pretraining=True``: a
+    masked-image-modelling checkpoint (``*_pt22k.pth``): one shared ``rel_pos_bias`` table,
+    final ``norm``, ``mask_token`` and the visual-token head ``lm_head`` (8192 tokens).
+    """
+    d = OrderedDict()
+    table, tokens = ((2 * window - 1)**2 + 3, heads), window * window + 1
+    d['cls_token'] = (1, 1, dim)
+    if pretraining:
+        d['mask_token'] = (1, 1, dim)
+    _conv(d, 'patch_embed.proj', dim, 3, 16)
+    if pretraining:
+        d['rel_pos_bias.relative_position_bias_table'] = table
+        d['rel_pos_bias.relative_position_index'] = (tokens, tokens)
+    for i in range(depth):
+        b = f'blocks.{i}.'
+        d[b + 'gamma_1'] = (dim, )
+        d[b + 'gamma_2'] = (dim, )
+        _norm(d, b + 'norm1', dim)
+        d[b + 'attn.q_bias'] = (dim, )
+        d[b + 'attn.v_bias'] = (dim, )
+        if not pretraining:
+            d[b + 'attn.relative_position_bias_table'] = table
+            d[b + 'attn.relative_position_index'] = (tokens, tokens)
+        _linear(d, b + 'attn.qkv', 3 * dim, dim, bias=False)
+        _linear(d, b + 'attn.proj', dim, dim)
+        _norm(d, b + 'norm2', dim)
+        _linear(d, b + 'mlp.fc1', 4 * dim, dim)
+        _linear(d, b + 'mlp.fc2', dim, 4 * dim)
+    if pretraining:
+        _norm(d, 'norm', dim)
+        _linear(d, 'lm_head', 8192, dim)
+    else:
+        _norm(d, 'fc_norm', dim)
+        _linear(d, 'head', num_classes, dim)
+    return d
+
+
 def rvsa_b_official():
     """ViT-B + RVSA backbone as released with RVSA / SAMRS (``ViT_Win_RVSA_V3_WSZ7``)."""
     d = OrderedDict()

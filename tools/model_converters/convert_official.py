@@ -8,6 +8,8 @@ FORMAT (source -> consumer):
   swin         official / RSP Swin-T                -> mmseg SwinTransformer
   vit          DeiT / MAE / BEiT ViT-B              -> mmseg VisionTransformer
   vit_adapter  DeiT / MAE / BEiT ViT-B              -> samrs_mm ViTAdapter
+  beit         BEiT-B (microsoft/unilm)             -> mmseg BEiT / samrs_mm BEiTBackbone
+               (relative position tables and layer scale kept)
   vit_rvsa     MAE ViT-B (MillionAID), RVSA         -> samrs_mm ViTRVSA
   vitaev2      ViTAEv2-S (ImageNet) / RSP ViTAEv2-S -> samrs_mm ViTAEv2
   internimage  InternImage-T (ImageNet)             -> samrs_mm InternImage
@@ -65,10 +67,15 @@ CONSUMERS = {
     'vit': dict(type='VisionTransformer', img_size=224, final_norm=True, patch_bias=True,
                 norm_cfg=dict(type='LN', eps=1e-6)),
     'vit_adapter': dict(type='ViTAdapter'),
+    # BEiT-B as in mmseg's upernet_beit base (qv biases, layer scale 0.1), at the checkpoint's 224
+    'beit': dict(type='BEiTBackbone', img_size=224, norm_cfg=dict(type='LN', eps=1e-6)),
     'vit_rvsa': dict(type='ViTRVSA'),
     'vitaev2': dict(type='ViTAEv2'),
     'internimage': dict(type='InternImage'),
 }
+
+
+REBUILT_BUFFERS = ('num_batches_tracked', 'relative_position_index')
 
 
 def verify(fmt: str, state_dict) -> int:
@@ -77,7 +84,8 @@ def verify(fmt: str, state_dict) -> int:
     import samrs_mm  # noqa: F401  (registers the backbones; loads OpenMMLab)
     from mmseg.registry import MODELS
     own = MODELS.build(dict(CONSUMERS[fmt])).state_dict()
-    missing = [k for k in own if k not in state_dict and not k.endswith('num_batches_tracked')]
+    # buffers the model computes itself (statistics counters, relative position indices)
+    missing = [k for k in own if k not in state_dict and not k.endswith(REBUILT_BUFFERS)]
     unexpected = [k for k in state_dict if k not in own]
     bad = [f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}' for k, v in state_dict.items()
            if k in own and tuple(v.shape) != tuple(own[k].shape)]

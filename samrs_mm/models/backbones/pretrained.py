@@ -15,6 +15,8 @@ format             official source                                      target
 ``swin``           Microsoft / RSP Swin (``layers.i.blocks.j``)          mmseg ``SwinTransformer``
 ``vit``            timm-style ViT: DeiT, MAE, BEiT (``blocks.i``)        mmseg ``VisionTransformer``
 ``vit_adapter``    same ViT checkpoints                                 :class:`ViTAdapter`
+``beit``           microsoft/unilm BEiT (``blocks.i``, ``q_bias``,        mmseg ``BEiT`` /
+                   ``relative_position_bias_table``, ``gamma_1``)         :class:`BEiTBackbone`
 ``vit_rvsa``       MAE ViT (MillionAID), RVSA / SAMRS RVSA checkpoints    :class:`ViTRVSA`
 ``vitaev2``        ViTAEv2 (ImageNet) / RSP ViTAEv2 (``layers.i.RC``)    :class:`ViTAEv2`
 ``internimage``    InternImage (``levels.i.blocks.j.dcn``)              :class:`InternImage`
@@ -322,6 +324,75 @@ def convert_vit_rvsa(state_dict: Mapping[str, Tensor], target_keys=None, interva
     return _drop_missing_targets(result, target_keys)
 
 
+# ----------------------------------------------------------------------------- BEiT
+_BEIT_SHARED_TABLE = '__beit_shared_relative_position_bias_table__'
+
+
+def _expand_shared_rel_pos_bias(result: ConvertedCheckpoint) -> ConvertedCheckpoint:
+    """Give every layer a copy of a shared relative position table (BEiT ``use_shared_rel_pos_bias``).
+
+    BEiT pre-training checkpoints hold one table for all blocks (``rel_pos_bias.*``); its own
+    segmentation code copies it into each block before fine-tuning, and so does this.
+    Layers that already have their own table keep it.
+    """
+    state = result.state_dict
+    shared = state.pop(_BEIT_SHARED_TABLE, None)
+    if shared is None:
+        return result
+    layers = sorted({int(k.split('.')[1]) for k in state if k.startswith('layers.')})
+    if not layers:
+        raise UnmappableKeysError('beit', ['rel_pos_bias.relative_position_bias_table (no blocks.N.* keys to '
+                                           'share it with)'])
+    expanded = 0
+    for index in layers:
+        key = f'layers.{index}.attn.relative_position_bias_table'
+        if key not in state:
+            state[key] = shared.clone()
+            expanded += 1
+    if expanded == 0:
+        result.dropped['rel_pos_bias.relative_position_bias_table'] = \
+            'shared relative position table (every block has its own)'
+    return result
+
+
+def convert_beit(state_dict: Mapping[str, Tensor], target_keys=None) -> ConvertedCheckpoint:
+    """Official BEiT (microsoft/unilm, e.g. ``beit_base_patch16_224_pt22k_ft22k.pth``) -> mmseg ``BEiT``.
+
+    Unlike the ``vit`` format nothing of BEiT is lost: the separate q/v biases, the layer
+    scales ``gamma_1/gamma_2`` and the per-block relative position tables keep their names
+    in mmseg's ``BEiT`` (``blocks.i`` -> ``layers.i``, ``norm1/2`` -> ``ln1/2``, ``mlp.fc1/fc2``
+    -> ``ffn.layers.0.0/1``, ``patch_embed.proj`` -> ``patch_embed.projection``, final ``norm``
+    -> ``ln1``). A shared ``rel_pos_bias`` table is copied into every block. Tables stay at
+    the checkpoint's grid: :class:`BEiTBackbone` resizes them to its input size on load.
+    """
+    blk, new = r'blocks\.(\d+)\.', r'layers.\1.'
+    rules = [
+        (r'cls_token', 'cls_token'),
+        (r'patch_embed\.proj\.(weight|bias)', r'patch_embed.projection.\1'),
+        (blk + r'norm1\.(weight|bias)', new + r'ln1.\2'),
+        (blk + r'norm2\.(weight|bias)', new + r'ln2.\2'),
+        (blk + r'(gamma_1|gamma_2)', new + r'\2'),
+        (blk + r'attn\.(q_bias|v_bias|relative_position_bias_table)', new + r'attn.\2'),
+        (blk + r'attn\.(qkv\.weight|proj\.weight|proj\.bias)', new + r'attn.\2'),
+        (blk + r'mlp\.fc1\.(weight|bias)', new + r'ffn.layers.0.0.\2'),
+        (blk + r'mlp\.fc2\.(weight|bias)', new + r'ffn.layers.1.\2'),
+        (r'norm\.(weight|bias)', r'ln1.\1'),
+        (r'rel_pos_bias\.relative_position_bias_table', _BEIT_SHARED_TABLE),
+    ]
+    drops = [
+        (r'head\.(weight|bias)', 'classifier'),
+        (r'fc_norm\.(weight|bias)', 'classifier pooling norm'),
+        (r'lm_head\.(weight|bias)', 'BEiT pre-training head'),
+        (r'mask_token', 'BEiT pre-training mask token'),
+        (r'(blocks\.\d+\.attn|rel_pos_bias)\.relative_position_index', 'buffer rebuilt by the model'),
+        # BEiT-B uses relative positions only; variants trained with an absolute embedding
+        # lose it here because mmseg's BEiT has no such parameter (reported, not hidden)
+        (r'pos_embed', 'absolute position embedding (mmseg BEiT has relative position tables only)'),
+    ]
+    result = _expand_shared_rel_pos_bias(_apply_rules('beit', state_dict, rules, drops))
+    return _drop_missing_targets(result, target_keys)
+
+
 # ----------------------------------------------------------------------------- ViTAEv2
 _PCM_NAMES = {'0': 'conv1', '1': 'bn1', '3': 'conv2', '4': 'bn2', '6': 'conv3'}
 _BN_FIELDS = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
@@ -392,6 +463,7 @@ CONVERTERS: Dict[str, Callable[..., ConvertedCheckpoint]] = {
     'vit': convert_vit,
     'vit_adapter': convert_vit_adapter,
     'vit_rvsa': convert_vit_rvsa,
+    'beit': convert_beit,
     'vitaev2': convert_vitaev2,
     'internimage': convert_internimage,
 }
