@@ -79,6 +79,30 @@ def test_mmseg_vit_by_builtin_rules_and_custom_keys():
     assert lrs['decode_head.0.weight'] == (pytest.approx(10 * BASE_LR), BASE_WD)
 
 
+@pytest.mark.parametrize('backbone', ['BEiT', 'BEiTBackbone'])
+def test_mmseg_beit_layer_ids_as_the_official_beit_recipe(backbone):
+    """mmseg's BEiT (and this package's loader subclass): class token and patch embedding 0,
+    block i -> i + 1 (its layer scales, q/v biases and relative position table included),
+    final norm and head last; no weight decay on tables, layer scales, q/v biases."""
+    model = TinySegmentor(dict(type=backbone, img_size=32, patch_size=16, embed_dims=32, num_layers=3,
+                               num_heads=2, out_indices=(2, ), final_norm=True))
+    _, lrs = build_groups(model, 'LayerDecayOptimWrapperConstructor', layer_decay_rate=0.9)
+    num_ids = 3 + 2
+    for name, param in model.named_parameters():
+        if name.startswith(('backbone.cls_token', 'backbone.patch_embed')):
+            layer = 0
+        elif name.startswith('backbone.layers.'):
+            layer = int(name.split('.')[2]) + 1
+        else:  # final norm ln1 and the head
+            layer = num_ids - 1
+        no_decay = param.ndim <= 1 or 'relative_position_bias_table' in name or 'cls_token' in name
+        assert lrs[name] == (pytest.approx(BASE_LR * 0.9**(num_ids - 1 - layer)), 0. if no_decay else BASE_WD), name
+    assert lrs['backbone.layers.0.attn.relative_position_bias_table'] == (pytest.approx(BASE_LR * 0.9**3), 0.)
+    assert lrs['backbone.layers.2.gamma_2'] == (pytest.approx(BASE_LR * 0.9), 0.)
+    assert lrs['backbone.layers.1.attn.qkv.weight'] == (pytest.approx(BASE_LR * 0.9**2), BASE_WD)
+    assert lrs['backbone.ln1.weight'] == (pytest.approx(BASE_LR), 0.)
+
+
 def test_hierarchical_decay_for_internimage_vitaev2_swin_resnet():
     cases = [
         (dict(type='InternImage', channels=16, depths=(1, 1, 2, 1), groups=(1, 2, 4, 8)),

@@ -114,3 +114,102 @@ def test_two_cpu_iterations_with_a_tiny_override(repo_root, tmp_path, monkeypatc
     groups = runner.optim_wrapper.optimizer.param_groups
     assert all('layer_id' in g for g in groups)
     assert 'mIoU' in ''.join(runner.message_hub.log_scalars)
+
+
+# ----------------------------------------------------------------------------- BEiT + SEP
+# mmseg's BEiT (BEiTBackbone: converts the official file on load) with mmseg's BEiT UperNet
+# (Feature2Pyramid neck): a model at one input size, hence its own checks.
+BEIT_CONFIG = 'upernet_vit_b_beit.py'
+
+
+def test_beit_config_follows_table_7(repo_root):
+    cfg = load(repo_root, BEIT_CONFIG)
+    backbone = cfg.model.backbone
+    assert backbone.type == 'BEiTBackbone' and tuple(backbone.img_size) == (224, 224)
+    assert (backbone.embed_dims, backbone.num_layers, backbone.num_heads) == (768, 12, 12)
+    assert backbone.qv_bias is True and backbone.init_values == 0.1 and backbone.drop_path_rate == 0.1
+    assert backbone.init_cfg.type == 'Pretrained'
+    assert backbone.init_cfg.checkpoint == 'pretrained/beit_base_patch16_224_pt22k_ft22k.pth'
+    assert cfg.model.get('pretrained') is None
+    assert cfg.model.neck.type == 'Feature2Pyramid' and list(cfg.model.neck.rescales) == [4, 2, 1, 0.5]
+    assert tuple(backbone.out_indices) == (3, 5, 7, 11)
+    assert cfg.model.decode_head.type == 'MultiHeadDecodeHead' and cfg.model.decode_head.decoder_type == 'UPerHead'
+    assert cfg.model.auxiliary_head.type == 'MultiHeadDecodeHead'
+    assert cfg.model.auxiliary_head.decoder_type == 'FCNHead'
+    assert tuple(cfg.model.data_preprocessor.size) == (224, 224)
+    # the backbone's fixed grid: validation slides 224 windows over the 512 crops
+    assert dict(cfg.model.test_cfg) == dict(mode='slide', crop_size=(224, 224), stride=(144, 144))
+    optim = cfg.optim_wrapper
+    assert optim.optimizer.type == 'AdamW' and tuple(optim.optimizer.betas) == (0.9, 0.999)
+    assert (optim.optimizer.lr, optim.optimizer.weight_decay) == (6e-5, 5e-2)
+    assert optim.constructor == 'LayerDecayOptimWrapperConstructor'
+    assert dict(optim.paramwise_cfg) == dict(layer_decay_rate=0.9)
+    assert cfg.param_scheduler[0].type == 'CosineAnnealingLR' and cfg.param_scheduler[0].eta_min == 0.0
+    assert cfg.train_cfg.max_iters == 80000
+
+
+def test_beit_checkpoint_path_comes_from_the_environment(repo_root, monkeypatch):
+    monkeypatch.setenv('SAMRS_BEIT_B', '/weights/beit.pth')
+    assert load(repo_root, BEIT_CONFIG).model.backbone.init_cfg.checkpoint == '/weights/beit.pth'
+
+
+def test_beit_full_size_model_builds_and_runs_at_small_size(repo_root):
+    cfg = load(repo_root, BEIT_CONFIG)
+    cfg.model.backbone.update(init_cfg=None, img_size=(64, 64))  # full width and depth, 4 x 4 grid
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == 'BEiTBackbone'
+    model.train()
+    feats = model.extract_feat(torch.randn(2, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == [768] * 4
+    assert [f.shape[-1] for f in feats] == [16, 8, 4, 2]
+    model.decode_head(feats, ['sota', 'fast']).float().mean().backward()
+    assert [n for n, p in model.backbone.named_parameters() if p.grad is None] == []
+    optim = cfg.optim_wrapper
+    wrapper = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type=optim.constructor, optim_wrapper_cfg=dict(type='OptimWrapper', optimizer=optim.optimizer),
+             paramwise_cfg=optim.paramwise_cfg))(model)
+    lr_wd = {n: (g['lr'], g['weight_decay'], g['layer_id'])
+             for g in wrapper.optimizer.param_groups for n in g['param_names']}
+    assert set(lr_wd) == {n for n, _ in model.named_parameters()}
+    # 14 layer ids: embeddings 0, BEiT layer i -> i + 1, neck and heads 13 (full rate)
+    lr, decay = 6e-5, 0.9
+    assert lr_wd['backbone.cls_token'] == (pytest.approx(lr * decay**13), 0.0, 0)
+    assert lr_wd['backbone.patch_embed.projection.weight'] == (pytest.approx(lr * decay**13), 5e-2, 0)
+    assert lr_wd['backbone.layers.0.attn.relative_position_bias_table'] == (pytest.approx(lr * decay**12), 0.0, 1)
+    assert lr_wd['backbone.layers.4.gamma_1'] == (pytest.approx(lr * decay**8), 0.0, 5)
+    assert lr_wd['backbone.layers.4.attn.q_bias'] == (pytest.approx(lr * decay**8), 0.0, 5)
+    assert lr_wd['backbone.layers.11.attn.qkv.weight'] == (pytest.approx(lr * decay), 5e-2, 12)
+    assert lr_wd['neck.upsample_4x.0.weight'] == (pytest.approx(lr), 5e-2, 13)
+    assert lr_wd['decode_head.shared_decoder.fpn_bottleneck.conv.weight'] == (pytest.approx(lr), 5e-2, 13)
+
+
+def test_beit_two_cpu_iterations_with_a_tiny_override(repo_root, tmp_path, monkeypatch):
+    from mmengine.runner import Runner
+
+    from tests.toy_data import write_samrs_like_dataset
+    write_samrs_like_dataset(str(tmp_path / 'samrs'), {'sota': 3, 'sior': 3, 'fast': 3})
+    monkeypatch.setenv('SAMRS_DATA_ROOT', str(tmp_path / 'samrs'))
+    cfg = load(repo_root, BEIT_CONFIG)
+    # tiny BEiT at the config's 224 grid (training crops are 224; the 64-pixel toy validation
+    # images are padded to 224 and predicted by the sliding window)
+    cfg.model.backbone.update(embed_dims=32, num_layers=4, num_heads=2, out_indices=(0, 1, 2, 3), init_cfg=None)
+    cfg.model.neck.embed_dim = 32
+    cfg.model.decode_head.update(in_channels=[32] * 4, channels=16)
+    cfg.model.auxiliary_head.update(in_channels=32, channels=16)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.train_cfg.update(max_iters=2, val_interval=100)
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=2)]
+    cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.sampler.batch_size = 3
+    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.pop('visualization', None)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    assert torch.isfinite(torch.tensor(runner.message_hub.get_scalar('train/loss').current()))
+    assert max(g['layer_id'] for g in runner.optim_wrapper.optimizer.param_groups) == 5
+    assert 'mIoU' in ''.join(runner.message_hub.log_scalars)
