@@ -19,10 +19,11 @@ The result is an mmengine checkpoint for ``load_from``::
         configs/finetune/potsdam/upernet_r50-imp-sep_8xb1-80k_potsdam-512x512.py
 
 With ``--config`` the converted keys are checked against the fine-tuning model built from
-that config: ViT position embeddings are resized to its input size (SEP runs at 224 x 224),
-then every key must exist with the same shape and only the fresh classifier may be missing;
-otherwise nothing is written and the exit status is 1. Use ``--config`` for ViT-family
-backbones: without it their position embeddings keep the SEP size.
+that config: ViT position embeddings and BEiT relative position tables are resized to its
+input size (SEP runs at 224 x 224; BEiT's relative position index buffers are taken from
+the model), then every key must exist with the same shape and only the fresh classifier may
+be missing; otherwise nothing is written and the exit status is 1. Use ``--config`` for
+ViT-family backbones: without it their position embeddings keep the SEP size.
 """
 from __future__ import annotations
 
@@ -146,6 +147,41 @@ def resize_position_embeddings(state_dict: Dict[str, torch.Tensor],
     return resized
 
 
+def resize_relative_position_tables(state_dict: Dict[str, torch.Tensor],
+                                    target: Dict[str, torch.Tensor]) -> Dict[str, str]:
+    """Resize BEiT relative position tables (``*relative_position_bias_table``) to the model's grid.
+
+    mmseg's BEiT holds a ``((2W-1)^2 + 3, heads)`` table per block for a ``W x W`` patch grid
+    (14 at 224, 32 at 512, 56 at 896): it is resized with BEiT's geometric interpolation
+    (``samrs_mm.models.backbones.resize_relative_position_table``), and the grid's
+    ``relative_position_index`` buffer is taken from the model. Tables of window-attention
+    backbones (Swin, ViTAEv2: same shape at every input size) are left alone.
+    """
+    from samrs_mm.models.backbones.beit import NUM_EXTRA_RELATIVE_POSITIONS, resize_relative_position_table
+
+    resized = {}
+    for key, value in list(state_dict.items()):
+        wanted = target.get(key)
+        if wanted is None or tuple(value.shape) == tuple(wanted.shape):
+            continue
+        if key.endswith('relative_position_index'):
+            state_dict[key] = wanted.clone()  # a function of the grid only
+            resized[key] = f'{tuple(value.shape)} -> {tuple(wanted.shape)} (the model\'s index)'
+            continue
+        if (not key.endswith('relative_position_bias_table') or value.dim() != 2
+                or wanted.dim() != 2 or value.shape[1] != wanted.shape[1]):
+            continue
+        side = math.isqrt(wanted.shape[0] - NUM_EXTRA_RELATIVE_POSITIONS)
+        if side * side != wanted.shape[0] - NUM_EXTRA_RELATIVE_POSITIONS or side % 2 == 0:
+            continue  # not a BEiT table of a square grid: reported as a mismatch
+        try:
+            state_dict[key] = resize_relative_position_table(value, ((side + 1) // 2, ) * 2)
+        except ValueError:
+            continue
+        resized[key] = f'{tuple(value.shape)} -> {tuple(state_dict[key].shape)}'
+    return resized
+
+
 def build_target(config: str) -> Dict[str, torch.Tensor]:
     """The state dict of the model of a fine-tuning config (weights not initialised)."""
     from mmengine.config import Config
@@ -236,6 +272,7 @@ def main(argv=None) -> int:
     if args.config:
         target = build_target(args.config)
         report['resized'] = resize_position_embeddings(state_dict, target)
+        report['resized'].update(resize_relative_position_tables(state_dict, target))
         check = check_against_target(state_dict, target)
     print(f'{args.src} -> {args.dst}')
     print_report(report, check, args.verbose)

@@ -83,6 +83,12 @@ def test_config_follows_the_paper_protocol(path):
         assert cfg.model.auxiliary_head.num_classes == protocol['classes']
     if cfg.model.backbone.type == 'VisionTransformer':
         assert tuple(cfg.model.backbone.img_size) == size
+    if match['init'] == 'beit' and match['model'] == 'upernet_vit-b':
+        # mmseg's BEiT (relative position bias, layer scale) at the crop size, as in SEP
+        assert cfg.model.backbone.type == 'BEiTBackbone' and tuple(cfg.model.backbone.img_size) == size
+        assert tuple(cfg.model.data_preprocessor.test_cfg.size) == size
+        if not match['sep']:
+            assert cfg.model.backbone.init_cfg.checkpoint.endswith('beit_base_patch16_224_pt22k_ft22k.pth')
     if cfg.model.decode_head.type == 'Mask2FormerHead':
         assert len(cfg.model.decode_head.loss_cls.class_weight) == protocol['classes'] + 1
         assert 'mmdet.models' in cfg.custom_imports.imports

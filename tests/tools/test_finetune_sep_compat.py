@@ -24,6 +24,7 @@ PAIRS = [
     ('unet_r50.py', 'potsdam/unet_r50-imp-sep_8xb1-80k_potsdam-512x512.py'),
     ('upernet_swin_t.py', 'potsdam/upernet_swin-t-imp-sep_8xb1-80k_potsdam-512x512.py'),
     ('upernet_vit_b.py', 'potsdam/upernet_vit-b-imp-sep_8xb1-80k_potsdam-512x512.py'),
+    ('upernet_vit_b_beit.py', 'potsdam/upernet_vit-b-beit-sep_8xb1-80k_potsdam-512x512.py'),
     ('upernet_vitaev2.py', 'potsdam/upernet_vitaev2-s-imp-sep_8xb1-80k_potsdam-512x512.py'),
     ('upernet_vitaev2_rsp.py', 'isaid/upernet_vitaev2-s-rsp-sep_8xb1-80k_isaid-896x896.py'),
     ('upernet_internimage_t.py', 'potsdam/upernet_internimage-t-imp-sep_8xb1-80k_potsdam-512x512.py'),
@@ -63,6 +64,7 @@ def test_sep_weights_fit_the_finetuning_model(sep, finetune):
     converted, report = tool.convert_sep_state_dict(sep_state)
     target = tool.build_target(osp.join(REPO_ROOT, 'configs', 'finetune', finetune))
     resized = tool.resize_position_embeddings(converted, target)
+    rel_resized = tool.resize_relative_position_tables(converted, target)
     check = tool.check_against_target(converted, target)
     assert check['missing'] == [], check['missing'][:10]
     assert check['unexpected'] == [], check['unexpected'][:10]
@@ -70,7 +72,17 @@ def test_sep_weights_fit_the_finetuning_model(sep, finetune):
     fresh = 'cls_embed' if 'mask2former' in sep else 'conv_seg'
     assert check['fresh'] and all(fresh in k for k in check['fresh']), check['fresh']
     assert report['sources'] == ['fast', 'sior', 'sota']
-    if 'vit_b' in sep:
+    if sep == 'upernet_vit_b_beit.py':
+        # BEiT: no absolute embedding; every block's table 224 -> 512 grid, index from the model
+        assert resized == {}
+        assert rel_resized == {
+            **{f'backbone.layers.{i}.attn.relative_position_bias_table': '(732, 12) -> (3972, 12)'
+               for i in range(12)},
+            **{f'backbone.layers.{i}.attn.relative_position_index': "(197, 197) -> (1025, 1025) (the model's index)"
+               for i in range(12)}}
+    elif 'vit_b' in sep:
         assert list(resized) == ['backbone.pos_embed']
     else:
         assert resized == {}
+    if sep != 'upernet_vit_b_beit.py':
+        assert rel_resized == {}
