@@ -10,7 +10,7 @@ def test_speed_bench_quick(shared_data):
     assert 'P0706.png (1111x1182, 536 objects), first 48 used' in out
     for label in ('(a) SamPredictor.predict per object', '(b) SAMRS scripts', '(c) samrs_mm engine',
                   '(m) model floor'):
-        assert re.search(re.escape(label) + r'.*\| [\d.]+ \| [\d.]+ \| \d+ \|', out), out
+        assert re.search(re.escape(label) + r'.*\| [\d.]+ \| [\d.]+ \| \d+ \| -?\d+ \|', out), out
     for ratio in ('(c)/(m)', '(b)/(c)', '(a)/(c)'):
         assert re.search(re.escape(ratio) + r' = [\d.]+', out), out
     # Our masks equal the SAMRS scripts' full-resolution masks (ties allowed, counted).
