@@ -89,7 +89,8 @@ def main(argv=None):
     dev = torch.device(args.device)
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'CPU'
     print(f'\nFaithfulness vs SamPredictor: device {args.device} ({name}), dtype {args.dtype}, '
-          f'torch {torch.__version__}')
+          f'torch {torch.__version__}, TF32 matmul {torch.backends.cuda.matmul.allow_tf32} / '
+          f'conv {torch.backends.cudnn.allow_tf32} (PyTorch defaults kept)')
     failed, unfaithful = False, 0
     for model_type, specs, img, insts in runs:
         sam = sam_models.build_sam_model(model_type, random_init=True, seed=0, device=args.device)
