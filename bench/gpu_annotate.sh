@@ -45,6 +45,6 @@ nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader 2>/de
 
 run 150 $PY bench/annotate_faithfulness.py --device cuda --dtype float32 --data "$DATA"
 run 120 $PY bench/annotate_faithfulness.py --device cuda --dtype bfloat16 --data "$DATA"
-run 180 $PY bench/annotate_speed.py --device cuda --dtype float32 --data "$DATA"
-run 120 $PY bench/annotate_speed.py --device cuda --dtype bfloat16 --data "$DATA" --methods b,c,m
+run 180 $PY bench/annotate_speed.py --device cuda --dtype float32 --data "$DATA" --repeat 2 --steady
+run 120 $PY bench/annotate_speed.py --device cuda --dtype bfloat16 --data "$DATA" --methods b,c,m --steady
 say "done"
