@@ -363,7 +363,7 @@ def main(argv=None):
               f'{steady_timings["decoder"]:.2f} s, masks+RLE {steady_timings["masks"]:.2f} s at batch size '
               f'{engine.backend.sizer.chosen("hbox") or engine.backend.sizer.next_size("hbox")}')
     if sweep:
-        print(f'(m) stock decoder ms/prompt by batch size: '
+        print('(m) stock decoder ms/prompt by batch size: '
               + ', '.join(f'{s}: {v:.0f}' for s, v in sweep.items()) + f' -> {best_size}')
     if 'c' in outputs and 'b' in outputs:
         objs, pix = compare_rles(outputs['c'], outputs['b'])

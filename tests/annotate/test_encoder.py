@@ -1,5 +1,4 @@
 """The chunked image encoder gives SAM's image embeddings bit for bit, with less memory."""
-import numpy as np
 import pytest
 import torch
 

@@ -1,5 +1,4 @@
 """Building SAM: random weights only when asked, clear errors for bad checkpoints and types."""
-import numpy as np
 import pytest
 import torch
 
