@@ -3,17 +3,11 @@
 # to 0, layer decay 1.0 (paper Table 7), no weight decay on norms, biases and layer scales.
 #   tools/dist_train.sh configs/sep/upernet_internimage_t.py 8
 # DCNv3 runs in pure PyTorch unless InternImage's compiled `DCNv3` extension is importable.
-_base_ = './upernet_swin_t.py'
+_base_ = [
+    '../_base_/models/upernet_internimage_t.py', '../_base_/datasets/samrs_sep.py',
+    '../_base_/schedules/adamw_80k_internimage.py', '../_base_/sep_runtime.py'
+]
 model = dict(
-    backbone=dict(
-        _delete_=True, type='InternImage', channels=64, depths=[4, 4, 18, 4],
-        groups=[4, 8, 16, 32], mlp_ratio=4., drop_path_rate=0.2, layer_scale=1.0,
-        offset_scale=1.0, post_norm=False,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='{{$SAMRS_INTERNIMAGE_T_IMP:pretrained/internimage_t_1k_224.pth}}')),
-    decode_head=dict(in_channels=[64, 128, 256, 512]),
-    auxiliary_head=dict(in_channels=256))
-optim_wrapper = dict(
-    optimizer=dict(lr=6e-5, weight_decay=5e-2),
-    constructor='HierarchicalLayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True, layer_decay_rate=1.0))
+    data_preprocessor=dict(size=(224, 224)),
+    decode_head=dict(type='MultiHeadDecodeHead', decoder_type='UPerHead'),
+    auxiliary_head=dict(type='MultiHeadDecodeHead', decoder_type='FCNHead'))

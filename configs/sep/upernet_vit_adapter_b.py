@@ -3,17 +3,11 @@
 # layer decay 0.95 (paper Table 7), no weight decay on norms, biases, embeddings.
 #   tools/dist_train.sh configs/sep/upernet_vit_adapter_b.py 8
 # The adapter outputs the 4 levels itself: no neck.
-_base_ = './upernet_vit_b.py'
+_base_ = [
+    '../_base_/models/upernet_vit_adapter_b.py', '../_base_/datasets/samrs_sep.py',
+    '../_base_/schedules/adamw_80k_vit_adapter.py', '../_base_/sep_runtime.py'
+]
 model = dict(
-    pretrained=None,
-    backbone=dict(
-        _delete_=True, type='ViTAdapter', img_size=224, drop_path_rate=0.3,
-        conv_norm_cfg=dict(type='SyncBN', requires_grad=True),
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='https://dl.fbaipublicfiles.com/deit/deit_base_patch16_224-b5f2ef4d.pth')),
-    neck=None,
-    auxiliary_head=dict(in_index=2))
-optim_wrapper = dict(
-    optimizer=dict(lr=6e-5, weight_decay=1e-2),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True, layer_decay_rate=0.95))
+    data_preprocessor=dict(size=(224, 224)),
+    decode_head=dict(type='MultiHeadDecodeHead', decoder_type='UPerHead'),
+    auxiliary_head=dict(type='MultiHeadDecodeHead', decoder_type='FCNHead'))

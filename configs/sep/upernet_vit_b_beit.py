@@ -11,23 +11,12 @@
 # so the 512 x 512 validation crops are predicted with a sliding 224 window (stride 144:
 # 3 x 3 windows that tile the crop exactly); smaller images are padded to 224 for testing.
 _base_ = [
-    'mmseg::_base_/models/upernet_beit.py', '../_base_/datasets/samrs_sep.py',
-    '../_base_/schedules/sep_80k_adamw.py', '../_base_/default_runtime.py'
+    '../_base_/models/upernet_vit_b_beit.py', '../_base_/datasets/samrs_sep.py',
+    '../_base_/schedules/adamw_80k_vit.py', '../_base_/sep_runtime.py'
 ]
 model = dict(
     data_preprocessor=dict(size=(224, 224), test_cfg=dict(size=(224, 224))),
-    backbone=dict(
-        type='BEiTBackbone', img_size=(224, 224),
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='{{$SAMRS_BEIT_B:pretrained/beit_base_patch16_224_pt22k_ft22k.pth}}')),
+    backbone=dict(img_size=(224, 224)),
     decode_head=dict(type='MultiHeadDecodeHead', decoder_type='UPerHead'),
     auxiliary_head=dict(type='MultiHeadDecodeHead', decoder_type='FCNHead'),
     test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(144, 144)))
-optim_wrapper = dict(
-    optimizer=dict(lr=6e-5, weight_decay=5e-2),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.9))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max={{_base_.max_iters}}, eta_min=0.0, by_epoch=False,
-         begin=0, end={{_base_.max_iters}})
-]

@@ -3,16 +3,11 @@
 # crop 224, AdamW lr 6e-5 / wd 5e-2 / cosine to 0, layer decay 0.9 (paper Table 7).
 #   tools/dist_train.sh configs/sep/upernet_vit_rvsa_b.py 8
 # The backbone ends in its own simple feature pyramid (4 levels): no neck.
-_base_ = './upernet_vit_b.py'
+_base_ = [
+    '../_base_/models/upernet_vit_rvsa_b.py', '../_base_/datasets/samrs_sep.py',
+    '../_base_/schedules/adamw_80k_vit.py', '../_base_/sep_runtime.py'
+]
 model = dict(
-    pretrained=None,
-    backbone=dict(
-        _delete_=True, type='ViTRVSA', img_size=224, drop_path_rate=0.1,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='{{$SAMRS_MAE_VITB_MILLIONAID:pretrained/vit-b-checkpoint-1599.pth}}')),
-    neck=None,
-    auxiliary_head=dict(in_index=2))
-optim_wrapper = dict(
-    optimizer=dict(lr=6e-5, weight_decay=5e-2),
-    constructor='LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True, layer_decay_rate=0.9))
+    data_preprocessor=dict(size=(224, 224)),
+    decode_head=dict(type='MultiHeadDecodeHead', decoder_type='UPerHead'),
+    auxiliary_head=dict(type='MultiHeadDecodeHead', decoder_type='FCNHead'))

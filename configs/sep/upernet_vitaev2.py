@@ -4,14 +4,11 @@
 #   tools/dist_train.sh configs/sep/upernet_vitaev2.py 8
 # The ImageNet ViTAEv2-S checkpoint (ViTAEv2-S.pth.tar) is not auto-downloadable: see
 # docs/backbones.md, then put it at pretrained/ or point SAMRS_VITAEV2_S_IMP at it.
-_base_ = './upernet_swin_t.py'
+_base_ = [
+    '../_base_/models/upernet_vitaev2_s.py', '../_base_/datasets/samrs_sep.py',
+    '../_base_/schedules/adamw_80k_vitaev2.py', '../_base_/sep_runtime.py'
+]
 model = dict(
-    backbone=dict(
-        _delete_=True, type='ViTAEv2', drop_path_rate=0.3,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='{{$SAMRS_VITAEV2_S_IMP:pretrained/ViTAEv2-S.pth.tar}}')),
-    decode_head=dict(in_channels=[64, 128, 256, 512]),
-    auxiliary_head=dict(in_channels=256))
-optim_wrapper = dict(
-    constructor='HierarchicalLayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True, layer_decay_rate=1.0))
+    data_preprocessor=dict(size=(224, 224)),
+    decode_head=dict(type='MultiHeadDecodeHead', decoder_type='UPerHead'),
+    auxiliary_head=dict(type='MultiHeadDecodeHead', decoder_type='FCNHead'))

@@ -1,11 +1,7 @@
-# Everything of an iSAID fine-tuning run except the model: data (configs/_base_/datasets/
-# isaid_896x896.py), runtime, hooks keeping the checkpoint with the best foreground mIoU.
-_base_ = ['../../_base_/datasets/isaid_896x896.py', '../../_base_/default_runtime.py']
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=8000, max_keep_ckpts=2,
-                    save_best='mIoU', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+# Everything of an iSAID fine-tuning run except the model and its schedule: data
+# (configs/_base_/datasets/isaid_896x896.py), runtime, hooks keeping the checkpoint with
+# the best foreground mIoU.
+_base_ = ['../../_base_/datasets/isaid_896x896.py', '../../_base_/iter_runtime.py']
+# The rates are for the paper's batch of 8; set enable=True to scale them linearly when
+# training with another total batch size.
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -1,6 +1,9 @@
-# SEP Mask2Former (ResNet-50): mmseg's Mask2Former R50 settings with the query classifier
-# split per SAMRS subset (MultiSourceMask2FormerHead; shared pixel and transformer decoders).
-# mmseg ships this model only inside full dataset configs, so the model is spelled out here.
+# Mask2Former ResNet-50 (IMP init: torchvision ImageNet ResNet-50): mmseg's Mask2FormerHead
+# with mmdet's pixel / transformer decoders, mmseg's Mask2Former R50 settings. mmseg ships
+# this model only inside full dataset configs, so it is spelled out here. The number of
+# classes comes from where the model is used: SEP (configs/sep/mask2former_r50.py) makes the
+# head a MultiSourceMask2FormerHead (one query classifier per SAMRS subset), fine-tuning sets
+# num_classes and the class weights of its dataset. Needs custom_imports += 'mmdet.models'.
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=dict(
@@ -10,7 +13,6 @@ model = dict(
         bgr_to_rgb=True,
         pad_val=0,
         seg_pad_val=255,
-        size=(224, 224),
         test_cfg=dict(size_divisor=32)),
     backbone=dict(
         type='ResNet',
@@ -23,7 +25,7 @@ model = dict(
         style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     decode_head=dict(
-        type='MultiSourceMask2FormerHead',
+        type='Mask2FormerHead',
         in_channels=[256, 512, 1024, 2048],
         strides=[4, 8, 16, 32],
         feat_channels=256,
@@ -61,7 +63,8 @@ model = dict(
                              act_cfg=dict(type='ReLU', inplace=True), ffn_drop=0.0,
                              dropout_layer=None, add_identity=True)),
             init_cfg=None),
-        # class_weight: only the last ("no object") entry is used; see the head's docstring.
+        # class_weight: 1.0 per class, then 0.1 for "no object". The SEP head reads only the
+        # last entry (see its docstring); fine-tuning gives the full list with num_classes.
         loss_cls=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=False, loss_weight=2.0,
                       reduction='mean', class_weight=[0.1]),
         loss_mask=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, reduction='mean',
