@@ -17,7 +17,9 @@ They share the strict / lenient behaviour implemented here:
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
@@ -37,6 +39,29 @@ def read_split_file(path: str) -> List[str]:
     with open(path, encoding='utf-8') as f:
         stems = [osp.splitext(line.strip())[0] for line in f]
     return [s for s in stems if s]
+
+
+# One image of a reader with one annotation file per image (DOTA txt, VOC / DIOR / FAIR1M xml).
+AnnotationItem = namedtuple('AnnotationItem', 'stem ann_path')
+
+
+def index_annotation_files(ann_dir: str, ext: str, split_file: Optional[str], kind: str,
+                           ignore_case: bool = False) -> List[AnnotationItem]:
+    """One item per ``<stem><ext>`` file of ``ann_dir`` (sorted by stem), or per stem of
+    ``split_file`` in its order, each of which must have its file (else a
+    ``FileNotFoundError`` naming ``kind`` of file and a few missing stems)."""
+    stems = sorted(osp.splitext(f)[0] for f in os.listdir(ann_dir)
+                   if (f.lower() if ignore_case else f).endswith(ext))
+    if split_file:
+        wanted = read_split_file(split_file)
+        have = set(stems)
+        missing = [s for s in wanted if s not in have]
+        if missing:
+            raise FileNotFoundError(
+                f'{split_file}: {len(missing)} listed images have no {kind} in '
+                f'{ann_dir}, e.g. {missing[:5]}')
+        stems = wanted
+    return [AnnotationItem(s, osp.join(ann_dir, s + ext)) for s in stems]
 
 
 class DetectionSource(Sequence):

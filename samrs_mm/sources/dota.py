@@ -14,21 +14,18 @@ devkit writes 2 for objects cut by a patch border). Header values are kept in
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
-from collections import namedtuple
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
 from . import geometry as G
-from .base import DetectionSource, build_instance, parse_float, read_split_file
+from .base import (AnnotationItem, DetectionSource, build_instance, index_annotation_files,
+                   parse_float)
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex, image_size
 from .record import ImageRecord, Instance
 from .registry import register_source
-
-_Item = namedtuple('_Item', 'stem ann_path')
 
 
 def _parse_header(line: str) -> Optional[tuple]:
@@ -68,24 +65,14 @@ class DOTASource(DetectionSource):
         super().__init__(**kwargs)
         self._images = ImageIndex(img_dir if osp.isdir(img_dir) or self.check_images else None)
 
-    def _index(self) -> List[_Item]:
-        stems = sorted(osp.splitext(f)[0] for f in os.listdir(self.ann_dir) if f.endswith('.txt'))
-        if self.split_file:
-            wanted = read_split_file(self.split_file)
-            have = set(stems)
-            missing = [s for s in wanted if s not in have]
-            if missing:
-                raise FileNotFoundError(
-                    f'{self.split_file}: {len(missing)} listed images have no label file in '
-                    f'{self.ann_dir}, e.g. {missing[:5]}')
-            stems = wanted
-        return [_Item(s, osp.join(self.ann_dir, s + '.txt')) for s in stems]
+    def _index(self) -> List[AnnotationItem]:
+        return index_annotation_files(self.ann_dir, '.txt', self.split_file, 'label file')
 
-    def _item_paths(self, item: _Item):
+    def _item_paths(self, item: AnnotationItem):
         path = self._images.lookup(item.stem) or self._images.expected_path(item.stem)
         return path, item.ann_path
 
-    def _read(self, item: _Item, stats: ReadStats) -> ImageRecord:
+    def _read(self, item: AnnotationItem, stats: ReadStats) -> ImageRecord:
         image_path = self._image_path(self._images, item.stem, item.ann_path)
         width = height = 0
         if osp.isfile(image_path):

@@ -16,18 +16,14 @@ with spaces (``'Small Car'``) map to FAST's hyphenated names by the explicit tab
 """
 from __future__ import annotations
 
-import os.path as osp
-from typing import List
-
 import numpy as np
 
 from .base import build_instance, parse_float
-from .errors import AnnotationError, ReadStats
-from .image_io import image_size
-from .record import ImageRecord, Instance
+from .errors import AnnotationError
+from .record import Instance
 from .registry import register_source
-from .voc import VOCSource, xml_image_size
-from .xml_tree import XmlNode, parse_xml
+from .voc import VOCSource
+from .xml_tree import XmlNode
 
 
 @register_source('fair1m')
@@ -42,26 +38,10 @@ class FAIR1MSource(VOCSource):
 
     default_class_list = 'fast'
     default_img_dirs = ('images',)
+    filename_path = 'source/filename'
+    object_path = 'objects/object'
 
-    def _read(self, item, stats: ReadStats) -> ImageRecord:
-        root = parse_xml(item.ann_path)
-        file_name = root.findtext('source/filename') or None
-        image_path = self._image_path(self._images, item.stem, item.ann_path, file_name)
-        width, height = xml_image_size(root, item.ann_path)
-        if (width == 0 or height == 0) and osp.isfile(image_path):
-            width, height = image_size(image_path)
-        objects = root.findall('objects/object')
-        instances: List[Instance] = []
-        for obj in objects:
-            try:
-                instances.append(self._parse_fair1m_object(obj, item.ann_path, width, height))
-            except AnnotationError as exc:
-                self._handle_object_error(exc, stats)
-        self._empty_check(instances, len(objects), item.ann_path)
-        return ImageRecord(image_path=image_path, width=width, height=height,
-                           instances=instances, source=self.name, ann_path=item.ann_path)
-
-    def _parse_fair1m_object(self, obj: XmlNode, path: str, width: int, height: int) -> Instance:
+    def _parse_object(self, obj: XmlNode, path: str, width: int, height: int) -> Instance:
         name_node = obj.find('possibleresult/name')
         if name_node is None or not name_node.text:
             raise AnnotationError('<object> has no <possibleresult><name>', path, obj.line,

@@ -12,14 +12,13 @@ Without ``class_list`` the classes are the sorted set of names found in all xml 
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
-from collections import namedtuple
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-from .base import DetectionSource, build_instance, parse_float, read_split_file
+from .base import (AnnotationItem, DetectionSource, build_instance, index_annotation_files,
+                   parse_float)
 from .class_maps import ClassMapper, build_class_mapper
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex, image_size
@@ -27,7 +26,6 @@ from .record import ImageRecord, Instance
 from .registry import register_source
 from .xml_tree import XmlNode, parse_xml
 
-_Item = namedtuple('_Item', 'stem ann_path')
 
 BNDBOX_FIELDS = ('xmin', 'ymin', 'xmax', 'ymax')
 
@@ -65,6 +63,9 @@ class VOCSource(DetectionSource):
 
     default_class_list = None
     default_img_dirs = ('JPEGImages',)
+    # Where the xml keeps the image file name and the objects (FAIR1M nests both deeper).
+    filename_path = 'filename'
+    object_path = 'object'
 
     def __init__(self, ann_dir: str, img_dir: Union[None, str, Sequence[str]] = None,
                  split_file: Optional[str] = None, **kwargs):
@@ -86,19 +87,9 @@ class VOCSource(DetectionSource):
         found = [osp.join(root, d) for d in self.default_img_dirs if osp.isdir(osp.join(root, d))]
         return found or [ann_dir]
 
-    def _index(self) -> List[_Item]:
-        stems = sorted(osp.splitext(f)[0] for f in os.listdir(self.ann_dir)
-                       if f.lower().endswith('.xml'))
-        if self.split_file:
-            wanted = read_split_file(self.split_file)
-            have = set(stems)
-            missing = [s for s in wanted if s not in have]
-            if missing:
-                raise FileNotFoundError(
-                    f'{self.split_file}: {len(missing)} listed images have no xml in '
-                    f'{self.ann_dir}, e.g. {missing[:5]}')
-            stems = wanted
-        return [_Item(s, osp.join(self.ann_dir, s + '.xml')) for s in stems]
+    def _index(self) -> List[AnnotationItem]:
+        return index_annotation_files(self.ann_dir, '.xml', self.split_file, 'xml',
+                                      ignore_case=True)
 
     def _build_mapper(self) -> ClassMapper:
         if self.class_list is None and self.default_class_list is None:
@@ -120,18 +111,18 @@ class VOCSource(DetectionSource):
             raise ValueError(f'no object names found in {self.ann_dir}; pass class_list')
         return sorted(names)
 
-    def _item_paths(self, item: _Item):
+    def _item_paths(self, item: AnnotationItem):
         path = self._images.lookup(item.stem) or self._images.expected_path(item.stem)
         return path, item.ann_path
 
-    def _read(self, item: _Item, stats: ReadStats) -> ImageRecord:
+    def _read(self, item: AnnotationItem, stats: ReadStats) -> ImageRecord:
         root = parse_xml(item.ann_path)
-        file_name = root.findtext('filename') or None
+        file_name = root.findtext(self.filename_path) or None
         image_path = self._image_path(self._images, item.stem, item.ann_path, file_name)
         width, height = xml_image_size(root, item.ann_path)
         if (width == 0 or height == 0) and osp.isfile(image_path):
             width, height = image_size(image_path)
-        objects = root.findall('object')
+        objects = root.findall(self.object_path)
         instances: List[Instance] = []
         for obj in objects:
             try:
