@@ -98,6 +98,27 @@ def unknown_colours(image_rgb: np.ndarray, palette: Dict[Tuple[int, int, int], i
     return [(int(c) >> 16 & 255, int(c) >> 8 & 255, int(c) & 255) for c in odd]
 
 
+def label_values(job: 'CropJob', image: np.ndarray, label_bgr: np.ndarray,
+                 palette: Dict[Tuple[int, int, int], int], ignore_value: int,
+                 palette_name: str) -> Tuple[np.ndarray, int]:
+    """Class values of a decoded BGR colour label, and how many pixels had unknown colours.
+
+    Unknown colours become ``ignore_value`` (an error naming the file with ``--strict``);
+    the label must have its image's size; bands after the third are ignored.
+    """
+    if label_bgr.shape[:2] != image.shape[:2]:
+        raise ConversionError(f'{job.label}: label size {label_bgr.shape[1]}x{label_bgr.shape[0]} '
+                              f'differs from image {job.image} size '
+                              f'{image.shape[1]}x{image.shape[0]}')
+    label_rgb = cv2.cvtColor(label_bgr[..., :3], cv2.COLOR_BGR2RGB)
+    values, unknown = colours_to_indices(label_rgb, palette, ignore_value)
+    if unknown and job.strict:
+        raise ConversionError(f'{job.label}: {unknown} pixels have colours outside the '
+                              f'{palette_name} (e.g. RGB {unknown_colours(label_rgb, palette)}); '
+                              'drop --strict to ignore them')
+    return values, unknown
+
+
 # -------------------------------------------------------------------------------- input
 @dataclass(frozen=True)
 class FileRef:
@@ -234,6 +255,25 @@ def read_marker(out_dir: str, split: str, key: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- running
+@dataclass(frozen=True)
+class CropJob:
+    """One tile (large image) and its colour label to cut into crops."""
+
+    split: str
+    key: str
+    image: FileRef
+    label: FileRef
+    out_dir: str
+    crop_size: int
+    stride: int
+    strict: bool
+    overwrite: bool
+
+    def describe(self) -> str:
+        """The tile's input files, for error messages."""
+        return f'{self.image} / {self.label}'
+
+
 @dataclass
 class TileResult:
     """What one worker did with one tile."""
@@ -247,6 +287,46 @@ class TileResult:
     crops: int = 0
     error: Optional[str] = None
     extra: dict = field(default_factory=dict)
+
+
+def write_crops(job: CropJob, read: Callable[[CropJob], Tuple[np.ndarray, np.ndarray, int]],
+                crop_names: Callable[[str, Tuple[int, int, int, int]], Tuple[str, str]],
+                ignore_value: int) -> TileResult:
+    """Write every crop of one tile, skipping what a previous run finished.
+
+    ``read(job)`` decodes the tile (image, label values, count of unknown label colours);
+    ``crop_names(key, box)`` gives the image and label file names of the crop ``box``;
+    ``ignore_value`` is the dataset's "not scored" label value, used for padding.
+    A tile with a done marker is not even decoded; crops whose two files exist are kept.
+    """
+    if not job.overwrite and tile_is_done(job.out_dir, job.split, job.key):
+        marker = read_marker(job.out_dir, job.split, job.key)
+        return TileResult(job.split, job.key, skipped_tile=True, crops=len(marker['outputs']) // 2,
+                          unknown_pixels=marker.get('unknown_pixels', 0),
+                          extra=dict(label=str(job.label)))
+    image, values, unknown = read(job)
+    # Anything smaller than a crop is padded (image 0, label ignore), so no crop is partial.
+    image = pad_to(image, job.crop_size, job.crop_size, 0)
+    values = pad_to(values, job.crop_size, job.crop_size, ignore_value)
+    height, width = values.shape
+    result = TileResult(job.split, job.key, unknown_pixels=unknown,
+                        extra=dict(label=str(job.label)))
+    outputs: List[str] = []
+    for box in crop_boxes(height, width, job.crop_size, job.stride):
+        img_name, ann_name = crop_names(job.key, box)
+        img_rel = osp.join('img_dir', job.split, img_name)
+        ann_rel = osp.join('ann_dir', job.split, ann_name)
+        outputs += [img_rel, ann_rel]
+        result.crops += 1
+        img_path, ann_path = osp.join(job.out_dir, img_rel), osp.join(job.out_dir, ann_rel)
+        if not job.overwrite and osp.isfile(img_path) and osp.isfile(ann_path):
+            continue
+        x0, y0, x1, y1 = box
+        atomic_write_png(img_path, image[y0:y1, x0:x1])
+        atomic_write_png(ann_path, values[y0:y1, x0:x1])
+        result.written += 1
+    mark_tile_done(job.out_dir, job.split, job.key, outputs, dict(unknown_pixels=unknown))
+    return result
 
 
 def run_jobs(jobs: Sequence, worker: Callable[[object], TileResult], nproc: int,

@@ -31,18 +31,15 @@ import os
 import os.path as osp
 import re
 import sys
-from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from converter_common import (ConversionError, FileRef, TileResult,  # noqa: E402
-                              add_unique, atomic_write_png, check_settings,
-                              colours_to_indices, crop_boxes, decode_image, default_nproc,
-                              mark_tile_done, pad_to, read_marker, run_jobs, scan_inputs,
-                              summarise, tile_is_done, unknown_colours)
+from converter_common import (ConversionError, CropJob, FileRef, TileResult,  # noqa: E402
+                              add_unique, check_settings, decode_image, default_nproc,
+                              label_values, run_jobs, scan_inputs, summarise, write_crops)
 
 IGNORE_VALUE = 255
 # iSAID class colours (RGB) -> label value, in mmseg's iSAIDDataset class order.
@@ -69,25 +66,6 @@ LABEL_NAME = re.compile(r'(P\d+)_instance_color_RGB\.png', re.IGNORECASE)
 LABEL_SUFFIX = '_instance_color_RGB.png'
 
 
-@dataclass(frozen=True)
-class ISAIDJob:
-    """One iSAID image to crop."""
-
-    split: str
-    key: str
-    image: FileRef
-    label: FileRef
-    out_dir: str
-    crop_size: int
-    stride: int
-    strict: bool
-    overwrite: bool
-
-    def describe(self) -> str:
-        """The image's input files, for error messages."""
-        return f'{self.image} / {self.label}'
-
-
 def find_images(split_dir: str) -> Tuple[Dict[str, FileRef], Dict[str, FileRef]]:
     """Map image ids (``P0000``) to their image and semantic colour label files."""
     images: Dict[str, FileRef] = {}
@@ -99,51 +77,24 @@ def find_images(split_dir: str) -> Tuple[Dict[str, FileRef], Dict[str, FileRef]]
     return images, labels
 
 
-def read_image(job: ISAIDJob) -> Tuple[np.ndarray, np.ndarray, int]:
+def read_image(job: CropJob) -> Tuple[np.ndarray, np.ndarray, int]:
     """Decode one image: BGR image, label values, count of unknown label colours."""
     image = decode_image(job.image, cv2.IMREAD_COLOR)  # DOTA has a few grey / RGBA images
     label_bgr = decode_image(job.label, cv2.IMREAD_COLOR)
-    if label_bgr.shape[:2] != image.shape[:2]:
-        raise ConversionError(f'{job.label}: label size {label_bgr.shape[1]}x{label_bgr.shape[0]} '
-                              f'differs from image {job.image} size '
-                              f'{image.shape[1]}x{image.shape[0]}')
-    label_rgb = cv2.cvtColor(label_bgr, cv2.COLOR_BGR2RGB)
-    values, unknown = colours_to_indices(label_rgb, PALETTE, IGNORE_VALUE)
-    if unknown and job.strict:
-        raise ConversionError(f'{job.label}: {unknown} pixels have colours outside the iSAID '
-                              f'palette (e.g. RGB {unknown_colours(label_rgb, PALETTE)}); drop '
-                              '--strict to ignore them')
+    values, unknown = label_values(job, image, label_bgr, PALETTE, IGNORE_VALUE, 'iSAID palette')
     return image, values, unknown
 
 
-def convert_image(job: ISAIDJob) -> TileResult:
+def crop_names(key: str, box: Tuple[int, int, int, int]) -> Tuple[str, str]:
+    """Image and label file names of one crop, in mmseg's iSAID convention."""
+    x0, y0, x1, y1 = box
+    stem = f'{key}_{y0}_{y1}_{x0}_{x1}'
+    return stem + '.png', stem + LABEL_SUFFIX
+
+
+def convert_image(job: CropJob) -> TileResult:
     """Write every crop of one image (skipping those already written)."""
-    if not job.overwrite and tile_is_done(job.out_dir, job.split, job.key):
-        marker = read_marker(job.out_dir, job.split, job.key)
-        return TileResult(job.split, job.key, skipped_tile=True, crops=len(marker['outputs']) // 2,
-                          unknown_pixels=marker.get('unknown_pixels', 0),
-                          extra=dict(label=str(job.label)))
-    image, values, unknown = read_image(job)
-    image = pad_to(image, job.crop_size, job.crop_size, 0)
-    values = pad_to(values, job.crop_size, job.crop_size, IGNORE_VALUE)
-    height, width = values.shape
-    result = TileResult(job.split, job.key, unknown_pixels=unknown,
-                        extra=dict(label=str(job.label)))
-    outputs: List[str] = []
-    for x0, y0, x1, y1 in crop_boxes(height, width, job.crop_size, job.stride):
-        stem = f'{job.key}_{y0}_{y1}_{x0}_{x1}'
-        img_rel = osp.join('img_dir', job.split, stem + '.png')
-        ann_rel = osp.join('ann_dir', job.split, stem + LABEL_SUFFIX)
-        outputs += [img_rel, ann_rel]
-        result.crops += 1
-        img_path, ann_path = osp.join(job.out_dir, img_rel), osp.join(job.out_dir, ann_rel)
-        if not job.overwrite and osp.isfile(img_path) and osp.isfile(ann_path):
-            continue
-        atomic_write_png(img_path, image[y0:y1, x0:x1])
-        atomic_write_png(ann_path, values[y0:y1, x0:x1])
-        result.written += 1
-    mark_tile_done(job.out_dir, job.split, job.key, outputs, dict(unknown_pixels=unknown))
-    return result
+    return write_crops(job, read_image, crop_names, IGNORE_VALUE)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -190,8 +141,8 @@ def main(argv=None) -> int:
                 warnings.append(f'{split}: {len(orphans)} label(s) without an image were '
                                 f'skipped: {orphans[:10]}')
             for key in sorted(set(images) & set(labels)):
-                jobs.append(ISAIDJob(split, key, images[key], labels[key], args.out_dir,
-                                     args.crop_size, args.stride, args.strict, args.overwrite))
+                jobs.append(CropJob(split, key, images[key], labels[key], args.out_dir,
+                                    args.crop_size, args.stride, args.strict, args.overwrite))
     except ConversionError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2

@@ -30,18 +30,14 @@ import os
 import os.path as osp
 import re
 import sys
-from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from converter_common import (ConversionError, FileRef, TileResult,  # noqa: E402
-                              add_unique, atomic_write_png, check_settings,
-                              colours_to_indices, crop_boxes, decode_image, default_nproc,
-                              mark_tile_done, pad_to, read_marker, run_jobs, scan_inputs,
-                              summarise, tile_is_done, unknown_colours)
+from converter_common import (ConversionError, CropJob, FileRef, TileResult,  # noqa: E402
+                              add_unique, check_settings, decode_image, default_nproc,
+                              label_values, run_jobs, scan_inputs, summarise, write_crops)
 
 # The standard ISPRS split (24 training / 14 test tiles), as "<row>_<column>" tile ids.
 TRAIN_TILES = ('2_10', '2_11', '2_12', '3_10', '3_11', '3_12', '4_10', '4_11', '4_12', '5_10',
@@ -70,25 +66,6 @@ LABEL_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class PotsdamJob:
-    """One tile to crop."""
-
-    split: str
-    key: str
-    image: FileRef
-    label: FileRef
-    out_dir: str
-    crop_size: int
-    stride: int
-    strict: bool
-    overwrite: bool
-
-    def describe(self) -> str:
-        """The tile's input files, for error messages."""
-        return f'{self.image} / {self.label}'
-
-
 def find_tiles(src: str, labels: str) -> Tuple[Dict[str, FileRef], Dict[str, FileRef]]:
     """Map tile ids to their RGB image and label files (plain or in zip archives)."""
     images: Dict[str, FileRef] = {}
@@ -101,7 +78,7 @@ def find_tiles(src: str, labels: str) -> Tuple[Dict[str, FileRef], Dict[str, Fil
     return images, label_refs
 
 
-def read_tile(job: PotsdamJob) -> Tuple[np.ndarray, np.ndarray, int]:
+def read_tile(job: CropJob) -> Tuple[np.ndarray, np.ndarray, int]:
     """Decode one tile: BGR image, label values, count of unknown label colours."""
     image = decode_image(job.image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -112,48 +89,20 @@ def read_tile(job: PotsdamJob) -> Tuple[np.ndarray, np.ndarray, int]:
     if label_bgr.dtype != np.uint8 or label_bgr.ndim != 3 or label_bgr.shape[2] < 3:
         raise ConversionError(f'{job.label}: expected an 8-bit RGB colour label, got dtype '
                               f'{label_bgr.dtype} and shape {label_bgr.shape}')
-    if label_bgr.shape[:2] != image.shape[:2]:
-        raise ConversionError(f'{job.label}: label size {label_bgr.shape[1]}x{label_bgr.shape[0]} '
-                              f'differs from image {job.image} size '
-                              f'{image.shape[1]}x{image.shape[0]}')
-    label_rgb = cv2.cvtColor(label_bgr[..., :3], cv2.COLOR_BGR2RGB)
-    values, unknown = colours_to_indices(label_rgb, LEGEND, IGNORE_VALUE)
-    if unknown and job.strict:
-        odd = unknown_colours(label_rgb, LEGEND)
-        raise ConversionError(f'{job.label}: {unknown} pixels have colours outside the ISPRS '
-                              f'legend (e.g. RGB {odd}); drop --strict to ignore them')
+    values, unknown = label_values(job, image, label_bgr, LEGEND, IGNORE_VALUE, 'ISPRS legend')
     return image, values, unknown
 
 
-def convert_tile(job: PotsdamJob) -> TileResult:
+def crop_names(key: str, box: Tuple[int, int, int, int]) -> Tuple[str, str]:
+    """Image and label file names of one crop (the same name in img_dir and ann_dir)."""
+    name = '{}_{}_{}_{}_{}.png'.format(key, *box)
+    return name, name
+
+
+def convert_tile(job: CropJob) -> TileResult:
     """Write every crop of one tile (skipping those already written)."""
-    if not job.overwrite and tile_is_done(job.out_dir, job.split, job.key):
-        marker = read_marker(job.out_dir, job.split, job.key)
-        return TileResult(job.split, job.key, skipped_tile=True, crops=len(marker['outputs']) // 2,
-                          unknown_pixels=marker.get('unknown_pixels', 0),
-                          extra=dict(label=str(job.label)))
-    image, values, unknown = read_tile(job)
-    height, width = values.shape
     # Tiles are 6000 x 6000 in the release; anything smaller than a crop is padded as ignore.
-    image = pad_to(image, job.crop_size, job.crop_size, 0)
-    values = pad_to(values, job.crop_size, job.crop_size, IGNORE_VALUE)
-    result = TileResult(job.split, job.key, unknown_pixels=unknown,
-                        extra=dict(label=str(job.label)))
-    outputs: List[str] = []
-    for x0, y0, x1, y1 in crop_boxes(height, width, job.crop_size, job.stride):
-        name = f'{job.key}_{x0}_{y0}_{x1}_{y1}.png'
-        img_rel = osp.join('img_dir', job.split, name)
-        ann_rel = osp.join('ann_dir', job.split, name)
-        outputs += [img_rel, ann_rel]
-        result.crops += 1
-        img_path, ann_path = osp.join(job.out_dir, img_rel), osp.join(job.out_dir, ann_rel)
-        if not job.overwrite and osp.isfile(img_path) and osp.isfile(ann_path):
-            continue
-        atomic_write_png(img_path, image[y0:y1, x0:x1])
-        atomic_write_png(ann_path, values[y0:y1, x0:x1])
-        result.written += 1
-    mark_tile_done(job.out_dir, job.split, job.key, outputs, dict(unknown_pixels=unknown))
-    return result
+    return write_crops(job, read_tile, crop_names, IGNORE_VALUE)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -199,8 +148,8 @@ def main(argv=None) -> int:
             if key not in images or key not in labels:
                 missing.append(f'{key} ({"no RGB tile" if key not in images else "no label"})')
                 continue
-            jobs.append(PotsdamJob(split, key, images[key], labels[key], args.out_dir,
-                                   args.crop_size, args.stride, args.strict, args.overwrite))
+            jobs.append(CropJob(split, key, images[key], labels[key], args.out_dir,
+                                args.crop_size, args.stride, args.strict, args.overwrite))
         if missing:
             warnings.append(f'{len(missing)} of {len(SPLITS[split])} {split} tiles not found '
                             f'in {args.src}: {", ".join(missing)}')
