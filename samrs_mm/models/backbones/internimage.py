@@ -10,18 +10,11 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import trunc_normal_
 from mmseg.registry import MODELS
 
 from .dcnv3 import DCNv3
+from .layers import ChannelsFirstLayerNorm, GELUMLP, init_transformer_weights_
 from .pretrained import load_pretrained_weights
-
-
-class _ChannelsFirstLayerNorm(nn.LayerNorm):
-    """LayerNorm over the channel axis of an ``(N, C, H, W)`` tensor."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 class InternImageStem(nn.Module):
@@ -30,7 +23,7 @@ class InternImageStem(nn.Module):
     def __init__(self, in_channels: int, channels: int):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, channels // 2, 3, stride=2, padding=1)
-        self.norm1 = _ChannelsFirstLayerNorm(channels // 2, eps=1e-6)
+        self.norm1 = ChannelsFirstLayerNorm(channels // 2, eps=1e-6)
         self.conv2 = nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1)
         self.norm2 = nn.LayerNorm(channels, eps=1e-6)
 
@@ -51,19 +44,6 @@ class InternImageDownsample(nn.Module):
         return self.norm(self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
 
 
-class InternImageMLP(nn.Module):
-    """Two-layer GELU MLP."""
-
-    def __init__(self, channels: int, hidden: int, drop: float = 0.):
-        super().__init__()
-        self.fc1 = nn.Linear(channels, hidden)
-        self.fc2 = nn.Linear(hidden, channels)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(F.gelu(self.fc1(x)))))
-
-
 class InternImageBlock(BaseModule):
     """DCNv3 token mixer + MLP, each in a (pre- or post-norm) residual branch with layer scale."""
 
@@ -76,7 +56,7 @@ class InternImageBlock(BaseModule):
         self.norm1 = nn.LayerNorm(channels, eps=1e-6)
         self.dcn = DCNv3(channels, kernel_size=3, groups=groups, offset_scale=offset_scale, impl=dcn_impl)
         self.norm2 = nn.LayerNorm(channels, eps=1e-6)
-        self.mlp = InternImageMLP(channels, int(channels * mlp_ratio), drop)
+        self.mlp = GELUMLP(channels, int(channels * mlp_ratio), drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         if layer_scale is not None:
             self.gamma1 = nn.Parameter(torch.full((channels, ), float(layer_scale)))
@@ -195,13 +175,7 @@ class InternImage(BaseModule):
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             load_pretrained_weights(self, self.init_cfg['checkpoint'], official_format='internimage')
             return
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=.02)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_transformer_weights_(self)
         for module in self.modules():
             if isinstance(module, DCNv3):
                 module.reset_parameters()

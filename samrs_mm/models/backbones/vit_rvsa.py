@@ -27,15 +27,10 @@ from mmseg.models.necks import Feature2Pyramid
 from mmseg.models.utils import PatchEmbed
 from mmseg.registry import MODELS
 
+from .layers import (ChannelsFirstLayerNorm, init_transformer_weights_,
+                     window_relative_position_index)
 from .pretrained import load_pretrained_weights
 from .vit_adapter import LayerScaleTransformerEncoderLayer
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an ``(N, C, H, W)`` map (the pyramid's norm)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 def _decomposed_rel_pos(q: torch.Tensor, rel_h: torch.Tensor, rel_w: torch.Tensor, window: int) -> torch.Tensor:
@@ -93,11 +88,8 @@ class RotatedVariedSizeWindowAttention(BaseModule):
         self.use_rel_pos_bias = use_rel_pos_bias
         if use_rel_pos_bias:
             self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1)**2, num_heads))
-            coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size),
-                                                indexing='ij')).flatten(1)
-            rel = coords[:, :, None] - coords[:, None, :] + window_size - 1
-            self.register_buffer('relative_position_index', rel[0] * (2 * window_size - 1) + rel[1],
-                                 persistent=False)
+            self.register_buffer('relative_position_index',
+                                 window_relative_position_index(window_size), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -279,7 +271,8 @@ class ViTRVSA(BaseModule):
                 layer = RVSATransformerEncoderLayer(embed_dims, num_heads, int(mlp_ratio * embed_dims),
                                                     window_size=window_size, **common)
             self.layers.append(layer)
-        self.pyramid = Feature2Pyramid(embed_dims, rescales=[4, 2, 1, 0.5], norm_cfg=dict(type=LayerNorm2d, eps=1e-6))
+        self.pyramid = Feature2Pyramid(embed_dims, rescales=[4, 2, 1, 0.5],
+                                       norm_cfg=dict(type=ChannelsFirstLayerNorm, eps=1e-6))
         self.out_channels = [embed_dims] * 4
 
     def is_global_layer(self, index: int) -> bool:
@@ -288,17 +281,7 @@ class ViTRVSA(BaseModule):
 
     def init_weights(self) -> None:
         """Truncated-normal linear layers (then the checkpoint of ``init_cfg``, if any)."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.MultiheadAttention):
-                trunc_normal_(module.in_proj_weight, std=.02)
-                nn.init.zeros_(module.in_proj_bias)
+        init_transformer_weights_(self)
         for module in self.modules():
             if isinstance(module, RotatedVariedSizeWindowAttention):
                 module.reset_parameters()

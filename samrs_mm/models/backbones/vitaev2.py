@@ -24,6 +24,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmseg.registry import MODELS
 
+from .layers import GELUMLP, init_transformer_weights_, window_relative_position_index
 from .pretrained import load_pretrained_weights
 
 
@@ -78,11 +79,8 @@ class TokenAttention(nn.Module):
         self.relative_pos = relative_pos and window_size is not None
         if self.relative_pos:
             self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1)**2, num_heads))
-            coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size),
-                                                indexing='ij')).flatten(1)
-            rel = (coords[:, :, None] - coords[:, None, :]) + window_size - 1
-            self.register_buffer('relative_position_index', rel[0] * (2 * window_size - 1) + rel[1],
-                                 persistent=False)
+            self.register_buffer('relative_position_index',
+                                 window_relative_position_index(window_size), persistent=False)
             trunc_normal_(self.relative_position_bias_table, std=.02)
 
     def _attend(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -105,19 +103,6 @@ class TokenAttention(nn.Module):
             return self._attend(x.reshape(b, h * w, c)).view(b, h, w, -1)
         windows, pads = window_partition(x, self.window_size)
         return window_merge(self._attend(windows), self.window_size, b, h, w, pads)
-
-
-class ConvMLP(nn.Module):
-    """Two-layer GELU MLP on channels-last tokens."""
-
-    def __init__(self, channels: int, hidden: int, drop: float = 0.):
-        super().__init__()
-        self.fc1 = nn.Linear(channels, hidden)
-        self.fc2 = nn.Linear(hidden, channels)
-        self.drop = nn.Dropout(drop)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(F.gelu(self.fc1(x)))))
 
 
 class ParallelConvModule(nn.Module):
@@ -177,7 +162,7 @@ class ReductionCell(BaseModule):
                                    qkv_bias=window_size is not None, value_skip=window_size is None,
                                    relative_pos=relative_pos, attn_drop=attn_drop, proj_drop=drop)
         self.norm2 = nn.LayerNorm(token_dims)
-        self.mlp = ConvMLP(token_dims, int(token_dims * mlp_ratio), drop)
+        self.mlp = GELUMLP(token_dims, int(token_dims * mlp_ratio), drop)
         if layer_scale is not None:
             self.gamma2 = nn.Parameter(torch.full((token_dims, ), float(layer_scale)))
             self.gamma3 = nn.Parameter(torch.full((token_dims, ), float(layer_scale)))
@@ -209,7 +194,7 @@ class NormalCell(BaseModule):
                                    attn_drop=attn_drop, proj_drop=drop)
         self.pcm = ParallelConvModule(dims, hidden, dims, dims, groups)
         self.norm2 = nn.LayerNorm(dims, eps=1e-6)
-        self.mlp = ConvMLP(dims, hidden, drop)
+        self.mlp = GELUMLP(dims, hidden, drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         if layer_scale is not None:
             self.gamma1, self.gamma2, self.gamma3 = (nn.Parameter(torch.full((dims, ), float(layer_scale)))
@@ -353,14 +338,7 @@ class ViTAEv2(BaseModule):
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             load_pretrained_weights(self, self.init_cfg['checkpoint'], official_format='vitaev2')
             return
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                trunc_normal_(module.weight, std=.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_transformer_weights_(self)
 
     def _freeze_stages(self) -> None:
         for stage in self.stages[:max(self.frozen_stages, 0)]:
