@@ -6,10 +6,16 @@ P0706 (a 512 x 512 crop with 16 ships, plus the full image for ViT-B), for each 
 it compares every object's mask with ``SamPredictor.predict`` for that object alone and
 prints one table row (:func:`samrs_mm.annotate.reference.compare_with_predictor`).
 
+The engine and the reference run with the same TF32 setting (the engine's ``allow_tf32``,
+off unless ``--allow-tf32``; printed in the header): with TF32 convolutions a GPU gives
+batched and single-prompt logits that differ by about 1e-4. ``--masks`` picks the engine's
+mask path (default: the device's, batched on a GPU).
+
 Exit status: 1 when a float32 row is not faithful; reduced-precision rows (``--dtype
 bfloat16``) are reported, and only fail with ``--strict``.
 
 Usage: python bench/annotate_faithfulness.py [--device cuda] [--dtype float32|bfloat16]
+       [--allow-tf32] [--masks auto|batched|per-object]
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from standalone_annotate import REPO_ROOT, load_annotate, read_rgb  # noqa: E402
 
+MASK_PATHS = {'auto': 'auto', 'batched': True, 'per-object': False}
 SPECS = ['cp', 'hbox', 'rhbox', 'hbox_mask', 'rhbox_mask', 'rbox_mask', 'hbox+cp', 'rhbox+cp',
          'hbox+hbox_mask', 'rhbox+rbox_mask', 'cp+rbox_mask', 'rhbox+cp+rbox_mask']
 
@@ -67,6 +74,10 @@ def main(argv=None):
     parser.add_argument('--specs', default=','.join(SPECS), help='comma-separated prompt specs (small model)')
     parser.add_argument('--strict', action='store_true', help='fail on reduced-precision rows too')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--allow-tf32', action='store_true',
+                        help='engine and reference with TF32 allowed (not faithful on GPUs)')
+    parser.add_argument('--masks', default='auto', choices=sorted(MASK_PATHS),
+                        help="the engine's batched_masks setting")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -74,6 +85,7 @@ def main(argv=None):
     engine_mod = load_annotate('engine')
     reference = load_annotate('reference')
     sam_models = load_annotate('sam_models')
+    precision = load_annotate('precision')
     from segment_anything import SamPredictor
 
     image_path = osp.join(args.data, 'dota', 'images', 'P0706.png')
@@ -88,20 +100,25 @@ def main(argv=None):
 
     dev = torch.device(args.device)
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'CPU'
+    allow_tf32 = bool(args.allow_tf32)
     print(f'\nFaithfulness vs SamPredictor: device {args.device} ({name}), dtype {args.dtype}, '
-          f'torch {torch.__version__}, TF32 matmul {torch.backends.cuda.matmul.allow_tf32} / '
-          f'conv {torch.backends.cudnn.allow_tf32} (PyTorch defaults kept)')
+          f'torch {torch.__version__}')
+    print(f'TF32 (engine and reference alike): {precision.describe_tf32(allow_tf32)}')
     failed, unfaithful = False, 0
     for model_type, specs, img, insts in runs:
         sam = sam_models.build_sam_model(model_type, random_init=True, seed=0, device=args.device)
         predictor = SamPredictor(sam)
-        predictor.set_image(img)  # the float32 reference, whatever --dtype is
-        print(f'\n{model_type} (random weights), image {img.shape[1]}x{img.shape[0]}, {len(insts)} objects\n')
-        print(reference.TABLE_HEADER)
-        for spec in specs:
+        with precision.tf32_scope(allow_tf32):  # the engine's setting
+            predictor.set_image(img)  # the float32 reference, whatever --dtype is
+        print(f'\n{model_type} (random weights), image {img.shape[1]}x{img.shape[0]}, {len(insts)} objects')
+        for k, spec in enumerate(specs):
             start = time.perf_counter()
             engine = engine_mod.build_engine(dict(prompt=spec, device=args.device, dtype=args.dtype,
-                                                  prompt_batch_size='auto'), model=sam)
+                                                  prompt_batch_size='auto', allow_tf32=allow_tf32,
+                                                  batched_masks=MASK_PATHS[args.masks]), model=sam)
+            if k == 0:
+                print(f"engine mask path: {'batched' if engine.backend.batched_masks else 'per object'}\n")
+                print(reference.TABLE_HEADER)
             report = reference.compare_with_predictor(engine, img, insts, source='dota', predictor=predictor)
             print(report.row(), f'({time.perf_counter() - start:.1f} s)', flush=True)
             if not report.passed:

@@ -12,7 +12,13 @@ weights; compute does not depend on the weights):
     measurement on this image is included in its time);
 (m) the model floor: the image encoder once plus ``prompt_encoder`` + ``mask_decoder`` over
     all prompts at the stock decoder's best batch size (found by a sweep that is not
-    timed), without any post-processing.
+    timed), without any post-processing;
+(x) optional (``--methods ...,x``): the engine with its other mask path (per-object masks
+    where (c) batches them, as on a GPU, and batched where (c) goes object by object, as
+    on CPU), and whether the two give identical masks.
+
+Every method runs with the engine's TF32 setting (``allow_tf32``: off unless
+``--allow-tf32``) and dtype, so all of them do the same arithmetic.
 
 Prints a table and the ratios (c)/(m), (b)/(c), (a)/(c), and checks that (c)'s masks equal
 (b)'s (floating-point ties at the 0 threshold allowed, counted). Memory is the process's
@@ -25,6 +31,7 @@ Runs without mmcv / mmseg: the engine modules are loaded by ``standalone_annotat
 ``--quick`` uses the small random test SAM and 48 objects (a CPU smoke run).
 
 Usage: python bench/annotate_speed.py [--device cpu|cuda] [--dtype float32|bfloat16] [--quick]
+       [--methods a,b,c,x,m] [--allow-tf32] [--masks auto|batched|per-object]
 """
 from __future__ import annotations
 
@@ -137,12 +144,12 @@ def encode_full(mask):
     return rle
 
 
-def method_a(sam, image, boxes, device, autocast):
+def method_a(sam, image, boxes, device, context):
     """Per-object SamPredictor.predict loop."""
     from segment_anything import SamPredictor
     predictor = SamPredictor(sam)
     out = []
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), context():
         predictor.set_image(image)
         for box in boxes:
             masks, _, _ = predictor.predict(box=box, multimask_output=False)
@@ -151,12 +158,12 @@ def method_a(sam, image, boxes, device, autocast):
     return out
 
 
-def method_b(sam, image, boxes, device, autocast, chunk=20):
+def method_b(sam, image, boxes, device, context, chunk=20):
     """The SAMRS scripts: set_image, predict_torch in chunks of 20, full-resolution masks."""
     from segment_anything import SamPredictor
     predictor = SamPredictor(sam)
     out = []
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), context():
         predictor.set_image(image)
         all_boxes = torch.as_tensor(boxes, dtype=torch.float, device=device)
         for start in range(0, len(boxes), chunk):
@@ -187,12 +194,12 @@ def stock_decode(sam, predictor, boxes_t, size):
                          multimask_output=False)
 
 
-def best_stock_batch(sam, image, boxes, device, autocast, candidates, max_prompts):
+def best_stock_batch(sam, image, boxes, device, context, candidates, max_prompts):
     """Sweep the stock decoder's batch sizes (untimed for (m)); return (best size, per-prompt ms by size)."""
     from segment_anything import SamPredictor
     predictor = SamPredictor(sam)
     per_prompt = {}
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), context():
         predictor.set_image(image)
         tb = predictor.transform.apply_boxes_torch(torch.as_tensor(boxes, dtype=torch.float, device=device),
                                                    image.shape[:2])
@@ -214,11 +221,11 @@ def best_stock_batch(sam, image, boxes, device, autocast, candidates, max_prompt
     return min(per_prompt, key=per_prompt.get), per_prompt
 
 
-def method_m(sam, image, boxes, device, autocast, size):
+def method_m(sam, image, boxes, device, context, size):
     """Model floor: encoder once + prompt_encoder + mask_decoder over all prompts at ``size``."""
     from segment_anything import SamPredictor
     predictor = SamPredictor(sam)
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), context():
         predictor.set_image(image)
         tb = predictor.transform.apply_boxes_torch(torch.as_tensor(boxes, dtype=torch.float, device=device),
                                                    image.shape[:2])
@@ -249,11 +256,14 @@ def main(argv=None):
     parser.add_argument('--image', default=None)
     parser.add_argument('--labels', default=None, help='DOTA labelTxt of --image')
     parser.add_argument('--max-objects', type=int, default=None)
-    parser.add_argument('--methods', default='a,b,c,m', help='subset of a,b,c,m to run')
+    parser.add_argument('--methods', default='a,b,c,m', help='subset of a,b,c,x,m to run')
     parser.add_argument('--quick', action='store_true', help='small test SAM, 48 objects')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--steady', action='store_true',
                         help='also time (c) once more with the prompt batch size already measured')
+    parser.add_argument('--allow-tf32', action='store_true', help='TF32 in CUDA conv / matmul (all methods)')
+    parser.add_argument('--masks', default='auto', choices=['auto', 'batched', 'per-object'],
+                        help="the engine's batched_masks setting for (c); (x) uses the other path")
     parser.add_argument('--repeat', type=int, default=1,
                         help='interleaved runs of every method; the fastest counts (shared machines)')
     args = parser.parse_args(argv)
@@ -271,48 +281,56 @@ def main(argv=None):
 
     engine_mod = load_annotate('engine')
     sam_models = load_annotate('sam_models')
+    precision = load_annotate('precision')
     from samrs_mm.sources.record import Instance
 
     image, boxes, desc = load_input(args)
     instances = [Instance(class_name='object', hbox=b) for b in boxes]
     device = args.device
     sam = sam_models.build_sam_model(args.model_type, random_init=True, seed=0, device=device)
-    engine = engine_mod.build_engine(dict(prompt='hbox', device=device, dtype=args.dtype,
-                                          prompt_batch_size='auto'), model=sam)
-    autocast = engine.backend.autocast
+    masks = {'auto': 'auto', 'batched': True, 'per-object': False}[args.masks]
+    engine_cfg = dict(prompt='hbox', device=device, dtype=args.dtype, prompt_batch_size='auto',
+                      allow_tf32=bool(args.allow_tf32), batched_masks=masks)
+    engine = engine_mod.build_engine(engine_cfg, model=sam)
+    batched = engine.backend.batched_masks
+    other_cfg = dict(engine_cfg, batched_masks=not batched)
+    # TF32 setting and autocast of the engine's model calls, for every method.
+    context = engine.backend.model_context
 
     # Warm up kernels and allocator once, outside every timed block.
-    method_b(sam, image[:64, :64], np.array([[4., 4., 40., 40.]]), device, autocast)
+    method_b(sam, image[:64, :64], np.array([[4., 4., 40., 40.]]), device, context)
 
-    results, outputs, all_times, best_c = {}, {}, {}, None
+    results, outputs, all_times, best_c, best_x = {}, {}, {}, None, None
     labels = {'a': '(a) SamPredictor.predict per object',
               'b': '(b) SAMRS scripts: predict_torch x20, full-res masks',
               'c': '(c) samrs_mm engine',
               's': '(c, steady) engine, batch size already measured',
+              'x': f"(x) engine, {'batched' if not batched else 'per-object'} masks",
               'm': '(m) model floor: encoder + decoder only'}
     best_size, sweep = None, {}
     if 'm' in methods:
         # Same memory cap as the engine's (max_decoder_memory_mb), same candidates.
-        best_size, sweep = best_stock_batch(sam, image, boxes, device, autocast,
+        best_size, sweep = best_stock_batch(sam, image, boxes, device, context,
                                             engine.backend.sizer.candidates, len(boxes))
-    engine_cfg = dict(prompt='hbox', device=device, dtype=args.dtype, prompt_batch_size='auto')
     for rep in range(args.repeat):
-        for key in ('a', 'b', 'c', 'm'):
+        for key in ('a', 'b', 'c', 'x', 'm'):
             if key not in methods:
                 continue
-            if key == 'c':
-                # A fresh engine each time: its batch-size measurement is part of (c)'s time.
-                engine = engine_mod.build_engine(engine_cfg, model=sam)
+            if key in 'cx':
+                # A fresh engine each time: its batch-size measurement is part of the time.
+                run_engine = engine_mod.build_engine(engine_cfg if key == 'c' else other_cfg, model=sam)
+                if key == 'c':
+                    engine = run_engine
             with PeakMemory(device) as mem:
                 start = time.perf_counter()
                 if key == 'a':
-                    outputs[key] = method_a(sam, image, boxes, device, autocast)
+                    outputs[key] = method_a(sam, image, boxes, device, context)
                 elif key == 'b':
-                    outputs[key] = method_b(sam, image, boxes, device, autocast)
-                elif key == 'c':
-                    outputs[key] = method_c(engine, image, instances)
+                    outputs[key] = method_b(sam, image, boxes, device, context)
+                elif key in 'cx':
+                    outputs[key] = method_c(run_engine, image, instances)
                 else:
-                    method_m(sam, image, boxes, device, autocast, best_size)
+                    method_m(sam, image, boxes, device, context, best_size)
                 seconds = time.perf_counter() - start
             row = (seconds, mem.peak_mb, mem.host_peak_mb - mem.start_mb)
             all_times.setdefault(key, []).append(seconds)
@@ -321,6 +339,8 @@ def main(argv=None):
                 if key == 'c':
                     sizer = engine.backend.sizer
                     best_c = (dict(engine.backend.timings), sizer.chosen('hbox'), sizer.measurements('hbox'))
+                elif key == 'x':
+                    best_x = dict(run_engine.backend.timings)
 
     if args.steady and 'c' in methods:
         # The last engine again: its prompt batch size is now measured (a run over many images).
@@ -337,15 +357,17 @@ def main(argv=None):
     mem_label = 'peak CUDA alloc MiB' if torch.device(device).type == 'cuda' else 'peak RSS MiB'
     print(f'\nSAM labelling speed: {desc}')
     print(f'model {args.model_type} (random weights), device {device} ({dev_name}), dtype {args.dtype}, '
-          f'torch {torch.__version__}\n')
+          f'torch {torch.__version__}')
+    print(f"TF32 (all methods): {precision.describe_tf32(engine_cfg['allow_tf32'])}")
+    print(f"engine (c) masks: {'batched (ChunkMaskEncoder)' if batched else 'per object'}\n")
     print(f'| method | s / image | objects / s | {mem_label} | host peak RSS above start, MiB |')
     print('|---|---:|---:|---:|---:|')
-    for key in ('a', 'b', 'c', 's', 'm'):
+    for key in ('a', 'b', 'c', 's', 'x', 'm'):
         if key in results:
             sec, peak, above = results[key]
             print(f'| {labels[key]} | {sec:.2f} | {len(boxes) / sec:.1f} | {peak:.0f} | {above:.0f} |')
     print()
-    for num, den in (('c', 'm'), ('b', 'c'), ('a', 'c'), ('s', 'm'), ('b', 's')):
+    for num, den in (('c', 'm'), ('b', 'c'), ('a', 'c'), ('s', 'm'), ('b', 's'), ('x', 'c')):
         if num in results and den in results:
             name = {'s': 'c, steady'}
             print(f'({name.get(num, num)})/({name.get(den, den)}) = {results[num][0] / results[den][0]:.3f}')
@@ -362,12 +384,19 @@ def main(argv=None):
         print(f'(c, steady) stages: encoder {steady_timings["encoder"]:.2f} s, decoder '
               f'{steady_timings["decoder"]:.2f} s, masks+RLE {steady_timings["masks"]:.2f} s at batch size '
               f'{engine.backend.sizer.chosen("hbox") or engine.backend.sizer.next_size("hbox")}')
+    if best_x is not None:
+        print(f'(x) stages: encoder {best_x["encoder"]:.2f} s, decoder {best_x["decoder"]:.2f} s, '
+              f'masks+RLE {best_x["masks"]:.2f} s')
     if sweep:
         print('(m) stock decoder ms/prompt by batch size: '
               + ', '.join(f'{s}: {v:.0f}' for s, v in sweep.items()) + f' -> {best_size}')
     if 'c' in outputs and 'b' in outputs:
         objs, pix = compare_rles(outputs['c'], outputs['b'])
         print(f'(c) vs (b) masks: {len(boxes) - objs}/{len(boxes)} identical, {pix} differing pixels in total')
+    if 'c' in outputs and 'x' in outputs:
+        objs, pix = compare_rles(outputs['c'], outputs['x'])
+        print(f'(c) vs (x) masks (batched vs per-object): {len(boxes) - objs}/{len(boxes)} identical, '
+              f'{pix} differing pixels in total')
     return results
 
 

@@ -47,6 +47,8 @@ ENGINE_DEFAULTS: Dict[str, Any] = dict(
     image_batch_size=1,           # images through the encoder at once
     max_decoder_memory_mb=None,   # cap for decoder activations; None: 1024 on CPU, 1/4 of GPU
     encoder_heads_per_chunk='auto',  # global-attention heads at a time; 'auto': 1 on CPU, all on GPU
+    allow_tf32=False,             # TF32 in CUDA conv / matmul during model calls; None: the process's settings
+    batched_masks='auto',         # masks + RLE of a prompt batch together; 'auto': on GPU, per object on CPU
 )
 
 
@@ -77,6 +79,10 @@ def check_engine_config(cfg: Optional[Dict[str, Any]], overrides: Optional[Dict[
     pbs = merged['prompt_batch_size']
     if pbs != 'auto' and (not isinstance(pbs, int) or isinstance(pbs, bool) or pbs < 1):
         raise EngineConfigError(f"prompt_batch_size must be 'auto' or an int >= 1, got {pbs!r}")
+    if not (merged['allow_tf32'] is None or isinstance(merged['allow_tf32'], bool)):
+        raise EngineConfigError(f"allow_tf32 must be True, False or None, got {merged['allow_tf32']!r}")
+    if not (isinstance(merged['batched_masks'], bool) or merged['batched_masks'] == 'auto'):
+        raise EngineConfigError(f"batched_masks must be True, False or 'auto', got {merged['batched_masks']!r}")
     if isinstance(merged['rotated_only_sources'], str):
         merged['rotated_only_sources'] = (merged['rotated_only_sources'],)
     merged['rotated_only_sources'] = tuple(merged['rotated_only_sources'])

@@ -16,7 +16,9 @@ The tolerance is relative to the size of the logits: ``rel_tol * max(1, max |low
 
 The reference always runs in float32, without autocast: an engine configured with
 ``dtype='bfloat16'`` is compared with SAM's float32 masks (it is not expected to pass the
-float32 tolerance; ``mask_iou`` says how close it stays).
+float32 tolerance; ``mask_iou`` says how close it stays). It runs with the engine's TF32
+setting (``allow_tf32``, default off): on a GPU, TF32 convolutions alone make batched and
+single-prompt logits differ by about 1e-4 (docs/annotate_engine.md, "TF32").
 """
 from __future__ import annotations
 
@@ -82,8 +84,9 @@ def compare_with_predictor(engine, image: np.ndarray, instances: Sequence, sourc
                            rel_tol: float = DEFAULT_REL_TOL, predictor=None) -> FaithfulnessReport:
     """Compare ``engine`` (``segment_anything`` backend) with ``SamPredictor`` on one image.
 
-    Pass a ``predictor`` whose image is already set (same model) to save the encoder run
-    when checking several specs on one image.
+    Pass a ``predictor`` whose image is already set (same model; set it inside
+    ``engine.backend.tf32()`` on a GPU) to save the encoder run when checking several specs
+    on one image.
     """
     from segment_anything import SamPredictor
     backend = engine.backend
@@ -97,7 +100,8 @@ def compare_with_predictor(engine, image: np.ndarray, instances: Sequence, sourc
                                backend.sam.prompt_encoder.mask_input_size[0])
     if predictor is None:
         predictor = SamPredictor(backend.sam)
-        predictor.set_image(image)  # float32 reference, whatever the engine's dtype
+        with backend.tf32():
+            predictor.set_image(image)  # float32 reference, whatever the engine's dtype
 
     # The engine's decoder in its own batches, on the predictor's embedding (the masks
     # below already cover the engine's own encoder path): isolates the decoder's logits.
@@ -105,7 +109,7 @@ def compare_with_predictor(engine, image: np.ndarray, instances: Sequence, sourc
     size = backend.sizer.chosen(spec.name) or 8
     ours_low, ours_scores = [], []
     for start in range(0, len(builder), size):
-        with backend.autocast():
+        with backend.model_context():
             low, iou = backend.decoder.decode(builder.batch(start, min(len(builder), start + size), backend.device),
                                               backend.multimask_output)
         low, iou = backend._select(low.float(), iou.float())
@@ -117,9 +121,10 @@ def compare_with_predictor(engine, image: np.ndarray, instances: Sequence, sourc
     report = FaithfulnessReport(prompt=spec.name, objects=len(masks))
     diffs_at = []
     for i, m in enumerate(masks):
-        logits, scores, low = predictor.predict(**builder.predictor_kwargs(i),
-                                                multimask_output=backend.multimask_output,
-                                                return_logits=True)
+        with backend.tf32():
+            logits, scores, low = predictor.predict(**builder.predictor_kwargs(i),
+                                                    multimask_output=backend.multimask_output,
+                                                    return_logits=True)
         best = int(np.argmax(scores)) if backend.multimask_output else 0
         ref_logits = logits[best].astype(np.float32)
         ref_low = torch.as_tensor(low[best]).float()

@@ -8,7 +8,11 @@ decoded in batches by :class:`~samrs_mm.annotate.decoder.PromptBatchDecoder` (pr
 size fixed or measured, :mod:`~samrs_mm.annotate.batch_size`), and each object's mask is
 produced only on the window where it can be non-zero
 (:mod:`~samrs_mm.annotate.upsample`) and turned into COCO RLE at once
-(:mod:`~samrs_mm.annotate.rle`). Nothing of image size is ever held for more than one object.
+(:mod:`~samrs_mm.annotate.rle`), object by object (CPU) or for the whole prompt batch in a
+few kernels with one copy to the host (GPU, :mod:`~samrs_mm.annotate.chunk_masks`).
+Nothing of image size is ever held for more than one object. The model calls run with
+TF32 off (``allow_tf32``, :mod:`~samrs_mm.annotate.precision`), so that float32 on a GPU
+stays faithful.
 
 Each object's mask equals ``SamPredictor.predict(..., multimask_output=M)`` for that object
 alone (``M`` = ``multimask_output``; with ``M`` true, the candidate with the highest
@@ -27,14 +31,20 @@ import torch
 
 from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
 from .batch_size import PromptBatchSizer
+from .chunk_masks import ChunkMaskEncoder
 from .decoder import PromptBatchDecoder
 from .encoder import ChunkedImageEncoder
+from .precision import tf32_scope
 from .prompts import ObjectGeometry, PromptSpec, SamPromptBuilder, resolve_prompt_spec
 from .rle import empty_rle, window_to_rle
 from .sam_models import build_sam_model
 from .upsample import WindowedMaskUpsampler
 
 __all__ = ['SamBackend', 'decoder_bytes_per_prompt']
+
+# Bound on a mask bucket's working set (ChunkMaskEncoder.bucket_cost elements): 256 MiB of
+# float32 on a GPU; 16 MiB on CPU, where batching is only used when asked for.
+_MASK_BUCKET_ELEMENTS = {'cuda': 1 << 26, 'cpu': 1 << 22}
 
 _DTYPES = {'float32': None, 'fp32': None, 'bfloat16': torch.bfloat16, 'bf16': torch.bfloat16,
            'float16': torch.float16, 'fp16': torch.float16}
@@ -80,6 +90,11 @@ class SamBackend(AnnotationBackend):
             raise ValueError(f"encoder_heads_per_chunk must be 'auto', None or an int >= 1, got {chunk!r}")
         self.image_encoder = ChunkedImageEncoder(self.sam.image_encoder, chunk)
         self.multimask_output = bool(cfg['multimask_output'])
+        self.allow_tf32 = cfg.get('allow_tf32', False)
+        batched = cfg.get('batched_masks', 'auto')
+        # Per object on CPU: measured slower batched there (gathers), see docs/annotate_engine.md.
+        self.batched_masks = self.device.type != 'cpu' if batched == 'auto' else bool(batched)
+        self.mask_bucket_elements = _MASK_BUCKET_ELEMENTS.get(self.device.type, _MASK_BUCKET_ELEMENTS['cuda'])
         self.sizer = PromptBatchSizer(cfg['prompt_batch_size'], self._max_prompt_batch())
         self._upsamplers: 'OrderedDict[Tuple, WindowedMaskUpsampler]' = OrderedDict()
         # Seconds spent in each stage, for progress summaries and benchmarks.
@@ -103,6 +118,16 @@ class SamBackend(AnnotationBackend):
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
+    def tf32(self):
+        """TF32 setting of the model calls (``allow_tf32``); the process's flags are restored on exit."""
+        return tf32_scope(self.allow_tf32)
+
+    @contextlib.contextmanager
+    def model_context(self):
+        """Everything the model calls run under: the ``allow_tf32`` setting and autocast."""
+        with self.tf32(), self.autocast():
+            yield
+
     def _sync(self) -> None:
         """Wait for queued device work, so timings measure it."""
         if self.device.type == 'cuda':
@@ -117,7 +142,7 @@ class SamBackend(AnnotationBackend):
             tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
             inputs.append(self.sam.preprocess(tensor))
         start = time.perf_counter()
-        with self.autocast():
+        with self.model_context():
             features = self.image_encoder(torch.cat(inputs, dim=0))
         self._sync()
         self.timings['encoder'] += time.perf_counter() - start
@@ -162,6 +187,7 @@ class SamBackend(AnnotationBackend):
                                    self.sam.prompt_encoder.mask_input_size[0])
         upsampler = self._upsampler(builder.input_size, (height, width))
         self.decoder.set_image(embedding)
+        encoder = ChunkMaskEncoder(upsampler, self.mask_bucket_elements) if self.batched_masks else None
         key = spec.name
         start, total = 0, len(builder)
         while start < total:
@@ -169,16 +195,25 @@ class SamBackend(AnnotationBackend):
             stop = min(total, start + size)
             t0 = time.perf_counter()
             batch = builder.batch(start, stop, self.device)
-            with self.autocast():
+            with self.model_context():
                 low_res, iou = self.decoder.decode(batch, self.multimask_output)
             low_res, scores = self._select(low_res.float(), iou.float())
-            extents = upsampler.positive_extents(low_res)
-            scores = scores.cpu().numpy()
+            if encoder is None:
+                extents = upsampler.positive_extents(low_res)
+                scores = scores.cpu().numpy()
             self._sync()
             t1 = time.perf_counter()
             self.timings['decoder'] += t1 - t0
             if stop - start == size:
                 self.sizer.record(key, size, t1 - t0)
+            if encoder is not None:
+                # The whole batch at once: a few kernels per size bucket, one copy to the host.
+                results = encoder.encode(low_res, scores)
+                self.timings['masks'] += time.perf_counter() - t1
+                for j, (rle, area, bbox, score) in enumerate(results):
+                    yield ObjectMask(index=start + j, rle=rle, score=score, area=area, bbox=bbox, prompt=key)
+                start = stop
+                continue
             for j in range(stop - start):
                 t2 = time.perf_counter()
                 window = upsampler.window_mask(low_res[j], extents[j])

@@ -24,3 +24,24 @@ def test_faithfulness_script(shared_data):
     assert re.search(r'\| rhbox\+cp \| 16 \| .*\| yes \|', out), out
     assert re.search(r'\| rbox_mask \| 16 \| .*\| yes \|', out), out
     assert 'RESULT: FAITHFUL' in out
+
+
+def test_gpu_script_runs_without_openmmlab(shared_data, tmp_path):
+    """bench/gpu_annotate.sh --cpu-quick: every step and module it loads works with mmcv & co. unimportable."""
+    import sys
+    for name in ('mmcv', 'mmseg', 'mmengine', 'mmdet', 'mmrotate'):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / '__init__.py').write_text(f'raise ImportError("{name} is blocked for this check")\n')
+    out = run_tool(['bench/gpu_annotate.sh', '--cpu-quick'], timeout=900,
+                   env={'PYTHON': sys.executable, 'PYTHONPATH': str(tmp_path), 'SAMRS_DATA': shared_data}).stdout
+    assert '!! exit status' not in out and 'blocked' not in out, out
+    assert 'TF32 (engine and reference alike): allow_tf32=False' in out
+    assert 'engine mask path: batched' in out and 'RESULT: FAITHFUL' in out
+    assert re.search(r'\| rbox_mask \| 16 \| .*\| yes \|', out), out
+    for dtype, objects in (('float32', 48), ('bfloat16', 8)):
+        assert f'dtype {dtype}, torch' in out
+        same = r'\(c\) vs \(x\) masks \(batched vs per-object\): %d/%d identical, 0 differing' % (objects, objects)
+        assert re.search(same, out), out
+    assert len(re.findall(r'\(c\) stages: encoder [\d.]+ s, decoder [\d.]+ s, masks\+RLE [\d.]+ s', out)) == 2
+    assert re.search(r'\(x\) engine, batched masks \| [\d.]+ \|', out), out
+    assert out.rstrip().endswith('done')

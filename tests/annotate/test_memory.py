@@ -4,6 +4,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from samrs_mm.annotate.engine import build_engine
 from samrs_mm.sources.record import Instance
@@ -42,13 +43,14 @@ def many_boxes(rng, n, size):
     return [Instance('ship', hbox=np.concatenate([p, p + rng.uniform(8, 40, 2)])) for p in xy]
 
 
-def test_1000_objects_in_bounded_memory(tiny_sam, dota_record):
+@pytest.mark.parametrize('batched', [False, True])  # per-object masks (CPU default), batched (GPU default)
+def test_1000_objects_in_bounded_memory(batched, tiny_sam, dota_record):
     from samrs_mm.annotate.sam_backend import decoder_bytes_per_prompt
     _, full_image = dota_record
     image = np.ascontiguousarray(full_image[:600, :600])  # a real 600 x 600 crop (FAST patch size)
     rng = np.random.default_rng(0)
     batch = 16
-    engine = build_engine(dict(prompt='hbox', prompt_batch_size=batch), model=tiny_sam)
+    engine = build_engine(dict(prompt='hbox', prompt_batch_size=batch, batched_masks=batched), model=tiny_sam)
     engine.annotate(image, many_boxes(rng, 20, 600))  # warm-up: allocator pools, kernels
 
     with PeakRSS() as encoder:  # the image encoder alone (its global attention dominates)
@@ -64,7 +66,8 @@ def test_1000_objects_in_bounded_memory(tiny_sam, dota_record):
     rle_mib = sum(len(m.rle['counts']) for m in masks) / 2 ** 20
     batch_mib = batch * decoder_bytes_per_prompt(tiny_sam) / 2 ** 20
     # Decoding 1000 objects adds at most one prompt batch of activations, the output RLE
-    # strings and some slack over the encoder's own peak. 1000 full-image masks would hold
+    # strings and some slack over the encoder's own peak (batched: one mask bucket, at most
+    # 16 MiB of float32 on CPU, inside the slack). 1000 full-image masks would hold
     # 1373 MiB as float logits (343 MiB as bools).
     assert large.growth < encoder.growth + batch_mib + rle_mib + 40, (encoder.growth, large.growth, rle_mib)
     # 10x more objects cost no more than their RLE strings.
