@@ -8,6 +8,7 @@ settings cannot silently mix crops of two protocols.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import multiprocessing
@@ -417,3 +418,18 @@ def summarise(results: Iterable[TileResult], out_dir: str, title: str,
 def default_nproc() -> int:
     """Worker processes used when ``--nproc`` is not given."""
     return max(1, min(8, os.cpu_count() or 1))
+
+
+def add_crop_arguments(parser: argparse.ArgumentParser, crop_size: int, stride: int,
+                       legend: str) -> None:
+    """The options every converter shares: crop geometry (paper defaults), workers, strictness
+    about colours outside ``legend``, and resume/overwrite."""
+    parser.add_argument('--crop-size', type=int, default=crop_size,
+                        help=f'crop side (paper: {crop_size})')
+    parser.add_argument('--stride', type=int, default=stride, help=f'crop stride (paper: {stride})')
+    parser.add_argument('--nproc', type=int, default=default_nproc(), help='worker processes')
+    parser.add_argument('--strict', action='store_true',
+                        help=f'fail on label colours outside the {legend} instead of '
+                             'ignoring those pixels')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='rewrite crops that already exist (default: resume)')

@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from converter_common import (ConversionError, CropJob, FileRef, TileResult,  # noqa: E402
-                              add_unique, check_settings, decode_image, default_nproc,
+                              add_crop_arguments, add_unique, check_settings, decode_image,
                               label_values, run_jobs, scan_inputs, summarise, write_crops)
 
 IGNORE_VALUE = 255
@@ -103,15 +103,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Crop the iSAID release (DOTA images + semantic colour masks) for fine-tuning.')
     parser.add_argument('src', help='iSAID folder with train/ and val/ (archives or extracted)')
     parser.add_argument('-o', '--out-dir', default='data/iSAID', help='output folder')
-    parser.add_argument('--crop-size', type=int, default=896, help='crop side (paper: 896)')
-    parser.add_argument('--stride', type=int, default=512, help='crop stride (paper: 512)')
     parser.add_argument('--splits', nargs='+', choices=['train', 'val'], default=['train', 'val'])
-    parser.add_argument('--nproc', type=int, default=default_nproc(), help='worker processes')
-    parser.add_argument('--strict', action='store_true',
-                        help='fail on label colours outside the iSAID palette instead of '
-                             'ignoring those pixels')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='rewrite crops that already exist (default: resume)')
+    add_crop_arguments(parser, crop_size=896, stride=512, legend='iSAID palette')
     return parser.parse_args(argv)
 
 

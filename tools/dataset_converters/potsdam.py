@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from converter_common import (ConversionError, CropJob, FileRef, TileResult,  # noqa: E402
-                              add_unique, check_settings, decode_image, default_nproc,
+                              add_crop_arguments, add_unique, check_settings, decode_image,
                               label_values, run_jobs, scan_inputs, summarise, write_crops)
 
 # The standard ISPRS split (24 training / 14 test tiles), as "<row>_<column>" tile ids.
@@ -115,15 +115,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--labels', choices=sorted(LABEL_NAMES), default='noBoundary',
                         help='label release: noBoundary (eroded boundaries marked black and '
                              'ignored, the ISPRS evaluation protocol; default) or all')
-    parser.add_argument('--crop-size', type=int, default=512, help='crop side (paper: 512)')
-    parser.add_argument('--stride', type=int, default=320, help='crop stride (paper: 320)')
     parser.add_argument('--splits', nargs='+', choices=sorted(SPLITS), default=['train', 'val'])
-    parser.add_argument('--nproc', type=int, default=default_nproc(), help='worker processes')
-    parser.add_argument('--strict', action='store_true',
-                        help='fail on label colours outside the ISPRS legend instead of '
-                             'ignoring those pixels')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='rewrite crops that already exist (default: resume)')
+    add_crop_arguments(parser, crop_size=512, stride=320, legend='ISPRS legend')
     return parser.parse_args(argv)
 
 
