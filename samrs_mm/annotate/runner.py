@@ -55,7 +55,9 @@ WRITER_DEFAULTS: Dict[str, Any] = dict(
 
 # Engine keys that change what is written; device and batch sizes only change speed.
 _FINGERPRINT_ENGINE_KEYS = ('backend', 'model_type', 'checkpoint', 'random_init', 'random_seed', 'prompt',
-                            'rotated_only_sources', 'multimask_output', 'dtype')
+                            'rotated_only_sources', 'multimask_output', 'dtype',
+                            # TF32 changes CUDA masks (logit differences up to ~1e-4 flip pixels).
+                            'allow_tf32')
 
 
 class AnnotateConfigError(ValueError):

@@ -85,3 +85,30 @@ def test_crash_leftovers_are_repaired(reference, tmp_path):
     proc = run_tool([TOOL, cfg])
     assert 'labelled 4 (this run 2, resumed 2)' in proc.stdout
     assert tree_files(str(work)) == ref_files
+
+
+def test_settings_fingerprint_tracks_output_settings_only():
+    """Settings that change the files change the fingerprint; device, batch sizes and the
+    checkpoint's folder do not (a run moved to a GPU box resumes instead of relabelling)."""
+    from samrs_mm.annotate.engine import ENGINE_DEFAULTS
+    from samrs_mm.annotate.runner import settings_fingerprint
+    writer = dict(overlap='small_on_top', ignore_index=255)
+    classes = ['ship', 'plane']
+
+    def fingerprint(**engine):
+        cfg = dict(ENGINE_DEFAULTS, checkpoint='/a/sam_vit_h.pth')
+        cfg.update(engine)
+        return settings_fingerprint(cfg, writer, classes)
+
+    base = fingerprint()
+    assert len(base) == 16 and base == fingerprint()
+    for same in (dict(device='cuda'), dict(prompt_batch_size=64), dict(image_batch_size=4),
+                 dict(encoder_heads_per_chunk=2), dict(checkpoint='/b/sam_vit_h.pth')):
+        assert fingerprint(**same) == base, same
+    for other in (dict(allow_tf32=True), dict(dtype='bfloat16'), dict(prompt='rhbox'),
+                  dict(multimask_output=True), dict(checkpoint='/a/sam_vit_b.pth')):
+        assert fingerprint(**other) != base, other
+    assert settings_fingerprint(dict(ENGINE_DEFAULTS), writer, classes[::-1]) != \
+        settings_fingerprint(dict(ENGINE_DEFAULTS), writer, classes)
+    assert settings_fingerprint(dict(ENGINE_DEFAULTS), dict(writer, overlap='large_on_top'), classes) != \
+        settings_fingerprint(dict(ENGINE_DEFAULTS), writer, classes)
