@@ -11,9 +11,14 @@ four points (not corners 1 and 3), the rotated box their minimum-area rectangle.
 ``difficult`` column may be missing (then 0); any non-zero value is difficult (the DOTA
 devkit writes 2 for objects cut by a patch border). Header values are kept in
 ``ImageRecord.meta`` (``gsd`` as a float, None for ``null``).
+
+Patches written by :mod:`.split` from sources with ground-truth masks also have
+``masks/<stem>.json`` (COCO RLE per label line); when that folder exists the masks are
+attached to their objects again (``Instance.mask``).
 """
 from __future__ import annotations
 
+import json
 import os.path as osp
 from typing import Dict, Iterable, List, Optional, Sequence
 
@@ -47,6 +52,8 @@ class DOTASource(DetectionSource):
         ann_dir: folder of ``*.txt`` label files.
         img_dir: folder of images; default: ``images`` beside ``ann_dir``.
         split_file: optional file listing the image stems to read, one per line.
+        mask_dir: folder of ``<stem>.json`` ground-truth masks (written by the patch
+            cropping); default: ``masks`` beside ``ann_dir``, used when it exists.
         **kwargs: see :class:`~samrs_mm.sources.base.DetectionSource` (``class_list``
             defaults to ``'sota'``).
     """
@@ -54,7 +61,7 @@ class DOTASource(DetectionSource):
     default_class_list = 'sota'
 
     def __init__(self, ann_dir: str, img_dir: Optional[str] = None,
-                 split_file: Optional[str] = None, **kwargs):
+                 split_file: Optional[str] = None, mask_dir: Optional[str] = None, **kwargs):
         if not osp.isdir(ann_dir):
             raise FileNotFoundError(f'DOTA annotation folder not found: {ann_dir}')
         self.ann_dir = ann_dir
@@ -62,6 +69,9 @@ class DOTASource(DetectionSource):
             img_dir = osp.join(osp.dirname(osp.normpath(ann_dir)), 'images')
         self.img_dir = img_dir
         self.split_file = split_file
+        if mask_dir is None:
+            mask_dir = osp.join(osp.dirname(osp.normpath(ann_dir)), 'masks')
+        self.mask_dir = mask_dir
         super().__init__(**kwargs)
         self._images = ImageIndex(img_dir if osp.isdir(img_dir) or self.check_images else None)
 
@@ -86,6 +96,7 @@ class DOTASource(DetectionSource):
         meta: Dict[str, object] = {}
         parsed = []
         n_objects = 0
+        object_lines: List[int] = []
         for line_no, raw in enumerate(lines, start=1):
             text = raw.strip()
             if not text:
@@ -101,6 +112,7 @@ class DOTASource(DetectionSource):
                 meta[key] = value
                 continue
             n_objects += 1
+            object_lines.append(line_no)
             try:
                 parsed.append((line_no,) + self._parse_line(text, item.ann_path, line_no))
             except AnnotationError as exc:
@@ -110,6 +122,7 @@ class DOTASource(DetectionSource):
         quads = np.array([p[1] for p in parsed], dtype=np.float64).reshape(-1, 4, 2)
         with np.errstate(invalid='ignore'):
             rboxes = G.quad_to_rbox(quads)
+        masks = self._read_masks(item.stem, set(object_lines), width, height)
         instances: List[Instance] = []
         for entry, quad, rbox in zip(parsed, quads, rboxes):
             line_no, _, class_name, class_index, difficult = entry
@@ -117,13 +130,42 @@ class DOTASource(DetectionSource):
                 instances.append(build_instance(
                     class_name, class_index, item.ann_path, line_no, quad=quad,
                     rbox=rbox if np.all(np.isfinite(rbox)) else None, difficult=difficult,
-                    width=width, height=height))
+                    mask=masks.get(line_no), width=width, height=height))
             except AnnotationError as exc:
                 self._handle_object_error(exc, stats)
         self._empty_check(instances, n_objects, item.ann_path)
         return ImageRecord(image_path=image_path, width=width, height=height,
                            instances=instances, source=self.name, ann_path=item.ann_path,
                            meta=meta)
+
+    def _read_masks(self, stem: str, object_lines: set, width: int, height: int) -> Dict[int, dict]:
+        """``{label line: COCO RLE}`` from ``<mask_dir>/<stem>.json``; empty without the file.
+
+        A mask for a line that is not an object line, or of another size than the image, is
+        an error naming the file; masks of objects the reader skips go with them.
+        """
+        path = osp.join(self.mask_dir, stem + '.json')
+        if not osp.isfile(path):
+            return {}
+        try:
+            with open(path, encoding='utf-8') as f:
+                entries = json.load(f)['masks']
+            masks = {int(e['line']): e['mask'] for e in entries}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AnnotationError(f'cannot read mask file ({type(exc).__name__}: {exc})', path,
+                                  reason='parse-error') from None
+        for line, mask in masks.items():
+            size = [int(v) for v in mask.get('size', ())] if isinstance(mask, dict) else None
+            if size is None or 'counts' not in mask:
+                raise AnnotationError(f'mask of label line {line} is not a COCO RLE', path,
+                                      reason='parse-error')
+            if width and height and size != [height, width]:
+                raise AnnotationError(f'mask of label line {line} is {size[1]}x{size[0]}, the image '
+                                      f'{width}x{height}', path, reason='size-mismatch')
+            if line not in object_lines:
+                raise AnnotationError(f'mask for label line {line}, which is not an object line '
+                                      f'of {stem}.txt', path, reason='parse-error')
+        return masks
 
     def _parse_line(self, text: str, path: str, line_no: int) -> tuple:
         """``(coords, class_name, class_index, difficult)`` of one object line."""

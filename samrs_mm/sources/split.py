@@ -34,8 +34,12 @@ What a patch gets (``SplitSettings``; ``tools/split_images.py`` is the command l
   valid, unpadded size, object accounting). A rerun skips images whose manifest has the
   same settings, and patches whose image and label already exist.
 
-Ground-truth masks (iSAID, HRSC, COCO) are not carried into patches: DOTA labels hold
-polygons only.
+* **Ground-truth masks** (iSAID, HRSC, COCO records) are carried into the patches: each
+  patch whose objects have masks gets ``masks/<name>.json`` (written before the label), the
+  masks as COCO RLE in the padded patch frame, keyed by the label file's line numbers. The
+  DOTA reader attaches them again (its ``mask_dir``, default ``masks/`` beside the labels),
+  so the prompt ablation runs on patches. A mask is taken from its object's box (+1 pixel
+  margin) and, for ``rate != 1``, resized with nearest-neighbour sampling.
 """
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ import numpy as np
 from . import geometry as G
 from .dota import dota_lines
 from .errors import AnnotationError, ReadStats
+from .masks import decode_crop, encode_crop
 from .record import ImageRecord, Instance
 
 PRESETS: Dict[str, Dict[str, Any]] = {
@@ -61,6 +66,8 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     'dior': dict(patch_size=800, gap=0),
 }
 MANIFEST_DIR = 'split_manifest'
+MASK_DIR = 'masks'
+MASK_FILE_VERSION = 1
 
 # An object counts as inside a window when its hull exceeds the window by at most this.
 _INSIDE_EPS = 1e-6
@@ -220,6 +227,45 @@ def _clipped_quad(geometry) -> Tuple[np.ndarray, np.ndarray]:
     return G.rbox_to_quad(G.points_to_rbox(ring)), hbox
 
 
+def _mask_box(instance: Instance, rate: float) -> Optional[Tuple[np.ndarray, int, int]]:
+    """The instance's mask around its box at ``rate``: ``(bool crop, x0, y0)``, or None.
+
+    Only the box (+1 pixel against rounding) is decoded, so full-size iSAID masks cost what
+    the object costs.
+    """
+    if instance.mask is None:
+        return None
+    import cv2
+    mask_h, mask_w = (int(v) for v in instance.mask['size'])
+    x1, y1, x2, y2 = np.asarray(instance.hbox, dtype=np.float64)
+    bx0, by0 = max(int(np.floor(x1)) - 1, 0), max(int(np.floor(y1)) - 1, 0)
+    bx1, by1 = min(int(np.ceil(x2)) + 1, mask_w), min(int(np.ceil(y2)) + 1, mask_h)
+    if bx1 <= bx0 or by1 <= by0:
+        return np.zeros((0, 0), dtype=bool), 0, 0
+    crop = decode_crop(instance.mask, bx0, by0, bx1 - bx0, by1 - by0)
+    if rate != 1:
+        sx0, sy0 = int(round(bx0 * rate)), int(round(by0 * rate))
+        sx1, sy1 = max(int(round(bx1 * rate)), sx0 + 1), max(int(round(by1 * rate)), sy0 + 1)
+        crop = cv2.resize(crop.astype(np.uint8), (sx1 - sx0, sy1 - sy0),
+                          interpolation=cv2.INTER_NEAREST).astype(bool)
+        bx0, by0 = sx0, sy0
+    return crop, bx0, by0
+
+
+def _mask_in_patch(mask_box: Optional[Tuple[np.ndarray, int, int]], x1: int, y1: int,
+                   size: int) -> Optional[dict]:
+    """COCO RLE (``size`` x ``size``) of the part of ``mask_box`` inside the window at (x1, y1)."""
+    if mask_box is None:
+        return None
+    crop, bx0, by0 = mask_box
+    ix0, iy0 = max(bx0, x1), max(by0, y1)
+    ix1, iy1 = min(bx0 + crop.shape[1], x1 + size), min(by0 + crop.shape[0], y1 + size)
+    if ix1 <= ix0 or iy1 <= iy0:
+        return encode_crop(np.zeros((0, 0), dtype=bool), 0, 0, size, size)
+    sub = crop[iy0 - by0:iy1 - by0, ix0 - bx0:ix1 - bx0]
+    return encode_crop(sub, ix0 - x1, iy0 - y1, size, size)
+
+
 def split_record(record: ImageRecord, image: np.ndarray,
                  settings: SplitSettings) -> Tuple[List[Patch], Dict[str, int]]:
     """Cut one image into patches (no I/O).
@@ -255,6 +301,14 @@ def split_record(record: ImageRecord, image: np.ndarray,
                 polys[invalid] = shapely.convex_hull(polys[invalid])
         areas = shapely.area(polys) if n else np.zeros(0)
         hulls = G.quad_to_hbox(polys_np) if n else np.zeros((0, 4))
+        # Instance -> its _mask_box at this rate, made when a window first needs it.
+        mask_boxes: Dict[int, Any] = {}
+
+        def patch_mask(k: int, x1: int, y1: int) -> Optional[dict]:
+            if k not in mask_boxes:
+                mask_boxes[k] = _mask_box(record.instances[k], rate)
+            return _mask_in_patch(mask_boxes[k], x1, y1, size)
+
         for x1, y1, x2, y2 in patch_windows(width, height, size, settings.gap):
             x1, y1, x2, y2 = int(x1), int(y1), int(x2), int(y2)
             crop = scaled[y1:min(y2, height), x1:min(x2, width)]
@@ -285,7 +339,7 @@ def split_record(record: ImageRecord, image: np.ndarray,
                         patch.instances.append(Instance(
                             class_name=source.class_name, class_index=source.class_index,
                             hbox=G.quad_to_hbox(quad), quad=quad, difficult=source.difficult,
-                            origin=source.origin,
+                            origin=source.origin, mask=patch_mask(k, x1, y1),
                             rbox=None if source.quad is None else G.quad_to_rbox(quad)))
                         patch.truncated.append(False)
                         continue
@@ -300,6 +354,7 @@ def split_record(record: ImageRecord, image: np.ndarray,
                     patch.instances.append(Instance(
                         class_name=source.class_name, class_index=source.class_index, hbox=hbox,
                         quad=quad, difficult=source.difficult or heavy, origin=source.origin,
+                        mask=patch_mask(k, x1, y1),
                         rbox=None if source.quad is None else G.quad_to_rbox(quad)))
                     patch.truncated.append(bool(heavy))
             patches.append(patch)
@@ -325,6 +380,18 @@ def patch_label_lines(patch: Patch, classes: Sequence[str],
     difficult = [2 if trunc else int(inst.difficult)
                  for inst, trunc in zip(patch.instances, patch.truncated)]
     return dota_lines([inst.quad for inst in patch.instances], names, difficult, header)
+
+
+def patch_mask_file(patch: Patch, n_lines: int) -> dict:
+    """The ``masks/<name>.json`` content of a patch whose label file has ``n_lines`` lines.
+
+    Object lines follow the header lines, so object ``i`` is on line
+    ``n_lines - len(instances) + i + 1``; objects without a mask are left out.
+    """
+    first_line = n_lines - len(patch.instances) + 1
+    masks = [dict(line=first_line + i, mask=inst.mask) for i, inst in enumerate(patch.instances)
+             if inst.mask is not None]
+    return dict(version=MASK_FILE_VERSION, label=patch.name + '.txt', masks=masks)
 
 
 def _encode_image(image: np.ndarray, ext: str) -> bytes:
@@ -353,10 +420,12 @@ def split_image(record: ImageRecord, image: np.ndarray, out_dir: str, classes: S
     Returns the manifest dict.
     """
     img_out, label_out = osp.join(out_dir, 'images'), osp.join(out_dir, 'labelTxt')
-    manifest_dir = osp.join(out_dir, MANIFEST_DIR)
+    manifest_dir, mask_out = osp.join(out_dir, MANIFEST_DIR), osp.join(out_dir, MASK_DIR)
     for folder in (img_out, label_out, manifest_dir):
         os.makedirs(folder, exist_ok=True)
     patches, accounting = split_record(record, image, settings)
+    if any(inst.mask is not None for inst in record.instances):
+        os.makedirs(mask_out, exist_ok=True)
     entries, written, existing, empty = [], 0, 0, 0
     for patch in patches:
         if not patch.instances and not settings.keep_empty:
@@ -369,6 +438,9 @@ def split_image(record: ImageRecord, image: np.ndarray, out_dir: str, classes: S
         else:
             lines = patch_label_lines(patch, classes, _label_header(record, patch.rate))
             atomic_write(img_path, _encode_image(patch.image, settings.img_ext))
+            if any(inst.mask is not None for inst in patch.instances):
+                atomic_write(osp.join(mask_out, patch.name + '.json'),
+                             json.dumps(patch_mask_file(patch, len(lines))).encode('utf-8'))
             # The label goes last: a patch counts as done only when its label exists.
             atomic_write(label_path, ('\n'.join(lines) + '\n').encode('utf-8'))
             written += 1

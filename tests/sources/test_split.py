@@ -241,3 +241,105 @@ def test_resume_and_processes_agree(small_dota):
     assert other.status == {'done': 3}
     assert not any(n.endswith(tuple('0123456789')) and '.tmp' in n
                    for n in os.listdir(osp.join(one, 'images')))
+
+
+# ---- ground-truth masks through the patches ---------------------------------------------------
+@pytest.fixture(scope='module')
+def isaid_record(shared_data):
+    """The real iSAID sample (884 x 977, 131 instances with masks), read once."""
+    source = build_source(type='isaid', img_dir=osp.join(shared_data, 'isaid/train'))
+    record = source[0]
+    return source, record, load_image(record)
+
+
+def _window_of_full_mask(instance, x, y, size):
+    """The source mask cut to the window at (x, y), zero-padded to size x size."""
+    from pycocotools import mask as mask_utils
+    full = mask_utils.decode(instance.mask).astype(bool)
+    expected = np.zeros((size, size), bool)
+    cut = full[y:y + size, x:x + size]
+    expected[:cut.shape[0], :cut.shape[1]] = cut
+    return expected
+
+
+def test_masks_are_cut_exactly_like_the_image(isaid_record):
+    from pycocotools import mask as mask_utils
+    _, record, image = isaid_record
+    by_origin = {inst.origin: inst for inst in record.instances}
+    settings = SplitSettings(patch_size=512, gap=112, truncated='difficult')
+    patches, accounting = split_record(record, image, settings)
+    assert accounting['objects'] == 131 and len(patches) == 6
+    checked = 0
+    for patch in patches:
+        for inst in patch.instances:
+            assert inst.mask['size'] == [512, 512]
+            got = mask_utils.decode(inst.mask).astype(bool)
+            np.testing.assert_array_equal(got, _window_of_full_mask(by_origin[inst.origin], patch.x,
+                                                                    patch.y, 512))
+            checked += 1
+    assert checked == sum(len(p.instances) for p in patches) >= 131
+
+
+def test_masks_round_trip_through_the_dota_reader(isaid_record, tmp_path):
+    from pycocotools import mask as mask_utils
+    source, record, image = isaid_record
+    settings = SplitSettings(patch_size=512, gap=112)
+    patches, _ = split_record(record, image, settings)
+    summary = split_dataset(source, str(tmp_path), settings, progress=False)
+    assert summary.ok
+    expected = {p.name: p for p in patches if p.instances}
+    back = build_source(type='dota', ann_dir=str(tmp_path / 'labelTxt'))
+    assert back.mask_dir == str(tmp_path / 'masks')
+    assert sorted(r.stem for r in back) == sorted(expected)
+    for read in back:
+        patch = expected[read.stem]
+        assert len(read.instances) == len(patch.instances)
+        for got, want in zip(read.instances, patch.instances):
+            assert got.class_index == want.class_index
+            assert got.mask == want.mask  # the same RLE text
+        # The mask file keys masks by the label file's object lines.
+        with open(tmp_path / 'masks' / f'{read.stem}.json') as f:
+            lines = [m['line'] for m in json.load(f)['masks']]
+        assert lines == [int(inst.origin.rsplit(':', 1)[1]) for inst in read.instances]
+    # A patch without masks in the source stays mask-free, and masks decode to the patch size.
+    assert mask_utils.decode(back[0].instances[0].mask).shape == (512, 512)
+
+
+def test_masks_follow_a_rescale(isaid_record):
+    from pycocotools import mask as mask_utils
+    _, record, image = isaid_record
+    patches, _ = split_record(record, image, SplitSettings(patch_size=512, gap=0, rates=(0.5,)))
+    assert len(patches) == 1
+    by_origin = {inst.origin: inst for inst in record.instances}
+    for inst in patches[0].instances:
+        mask = mask_utils.decode(inst.mask).astype(bool)
+        source_area = mask_utils.area(by_origin[inst.origin].mask)
+        # Nearest-neighbour halving keeps about a quarter of the pixels, inside the halved box.
+        assert abs(mask.sum() - source_area / 4) <= 0.5 * source_area / 4 + 20
+        ys, xs = np.nonzero(mask)
+        x1, y1, x2, y2 = inst.hbox
+        assert xs.min() >= np.floor(x1) - 1 and xs.max() <= np.ceil(x2) + 1
+        assert ys.min() >= np.floor(y1) - 1 and ys.max() <= np.ceil(y2) + 1
+
+
+def test_bad_mask_files_name_the_file(isaid_record, tmp_path):
+    from samrs_mm.sources.errors import AnnotationError
+    source, _, _ = isaid_record
+    split_dataset(source, str(tmp_path), SplitSettings(patch_size=1024, gap=0), progress=False)
+    (mask_file,) = (tmp_path / 'masks').iterdir()
+    data = json.loads(mask_file.read_text())
+    back = build_source(type='dota', ann_dir=str(tmp_path / 'labelTxt'))
+    assert len(back[0].instances) == 131
+    data['masks'][0]['line'] = 1000
+    mask_file.write_text(json.dumps(data))
+    with pytest.raises(AnnotationError, match=r'line 1000, which is not an object line') as err:
+        back[0]
+    assert str(mask_file) in str(err.value)
+    data['masks'][0]['line'] = 1
+    data['masks'][0]['mask']['size'] = [5, 5]
+    mask_file.write_text(json.dumps(data))
+    with pytest.raises(AnnotationError, match=r'is 5x5, the image 1024x1024'):
+        back[0]
+    mask_file.write_text('{"masks": [')
+    with pytest.raises(AnnotationError, match='cannot read mask file'):
+        back[0]
