@@ -32,7 +32,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['OVERLAP_RULES', 'COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'paint_order', 'rle_counts', 'rle_window',
+from ..sources.masks import decode_crop
+
+__all__ = ['OVERLAP_RULES', 'COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'paint_order',
            'compose_semantic',
            'encode_gray_png', 'encode_palette_png', 'label_palette', 'AtomicFiles', 'ImageResult',
            'LabelWriter', 'read_instances', 'merge_annotations']
@@ -65,55 +67,6 @@ def paint_order(areas: Sequence[int], scores: Sequence[float], rule: str = 'smal
     raise ValueError(f'unknown overlap rule {rule!r}; choose one of {", ".join(OVERLAP_RULES)}')
 
 
-def rle_counts(counts: str) -> np.ndarray:
-    """Run lengths of a compressed COCO RLE string (pycocotools' text form, decoded in Python).
-
-    Each count is a little-endian base-32 number in characters ``48 + (5 bits | 0x20 more)``,
-    sign-extended from the last character's bit 4; from the fourth count on, the value is a
-    difference to the count two places before (pycocotools' ``rleFrString``).
-    """
-    text = counts.decode('ascii') if isinstance(counts, bytes) else counts
-    out: List[int] = []
-    value = shift = 0
-    for ch in text:
-        c = ord(ch) - 48
-        value |= (c & 0x1f) << shift
-        shift += 5
-        if c & 0x20:
-            continue
-        if c & 0x10:
-            value |= -1 << shift
-        if len(out) > 2:
-            value += out[-2]
-        out.append(value)
-        value = shift = 0
-    return np.asarray(out, dtype=np.int64)
-
-
-def rle_window(rle: dict, bbox) -> np.ndarray:
-    """The ``(h, w)`` bool window of a COCO RLE mask at COCO ``bbox = (x, y, w, h)``.
-
-    Equals ``pycocotools.mask.decode(rle)[y:y+h, x:x+w]`` but touches only the ``w`` columns
-    of the box, not the whole image: writing a 1024 x 1024 label with hundreds of small
-    objects no longer decodes hundreds of full-image masks.
-    """
-    height, width = (int(v) for v in rle['size'])
-    x, y, w, h = (int(round(v)) for v in bbox)
-    runs = rle_counts(rle['counts'])
-    ends = np.cumsum(runs)
-    starts = ends - runs
-    # Odd runs are foreground (COCO RLE starts with a background run); keep those that reach
-    # into the box's columns, as positions in the column-major window.
-    fg_start, fg_end = starts[1::2], ends[1::2]
-    lo, hi = x * height, (x + w) * height
-    keep = (fg_end > lo) & (fg_start < hi)
-    edges = np.zeros(w * height + 1, dtype=np.int32)
-    np.add.at(edges, np.clip(fg_start[keep], lo, hi) - lo, 1)
-    np.add.at(edges, np.clip(fg_end[keep], lo, hi) - lo, -1)
-    columns = (np.cumsum(edges[:-1]) > 0).reshape(w, height)
-    return columns.T[y:y + h]
-
-
 def compose_semantic(masks: Sequence, class_indices: Sequence[int], height: int, width: int,
                      overlap: str = 'small_on_top', ignore_index: int = 255) -> np.ndarray:
     """The ``height x width`` uint8 semantic map of one image's object masks.
@@ -139,7 +92,7 @@ def compose_semantic(masks: Sequence, class_indices: Sequence[int], height: int,
             raise ValueError(f'mask of object {i} is {size[1]}x{size[0]}, the image {width}x{height}')
         # Only the mask's bounding box can hold pixels: paint that window, not the whole image.
         x, y, w, h = (int(round(v)) for v in mask.bbox)
-        label[y:y + h, x:x + w][rle_window(mask.rle, mask.bbox)] = cls
+        label[y:y + h, x:x + w][decode_crop(mask.rle, x, y, w, h)] = cls
     return label
 
 

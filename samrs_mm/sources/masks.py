@@ -60,10 +60,11 @@ def encode_crop(crop: np.ndarray, x0: int, y0: int, height: int, width: int) -> 
     return _text_rle(rle)
 
 
+
 def rle_runs(rle: dict) -> np.ndarray:
     """The run lengths of a COCO RLE (alternating zeros / ones, column-major, zeros first).
 
-    Reads both the compressed text ``counts`` this package writes and uncompressed lists,
+    Reads pycocotools' compressed text ``counts`` (str or bytes) and uncompressed lists alike,
     without decoding the mask: the cost follows the number of runs, not the image size.
     """
     counts = rle['counts']
@@ -71,9 +72,9 @@ def rle_runs(rle: dict) -> np.ndarray:
         return np.asarray(counts, dtype=np.int64)
     if isinstance(counts, bytes):
         counts = counts.decode('ascii')
-    # COCO's text form: each count is a little-endian sequence of 5-bit groups stored as
-    # chr(48 + group), 0x20 flags "more groups follow", 0x10 of the last group is the sign.
-    # From the third count on, counts are stored as differences to the count two before.
+    # The text form (pycocotools' rleFrString): each count is a little-endian base-32 number
+    # in characters 48 + (5 bits | 0x20 "more follow"), sign-extended from the last
+    # character's bit 4; from the fourth count on it is a difference to the count two before.
     runs: list = []
     value = shift = 0
     for char in counts:
@@ -94,24 +95,24 @@ def rle_runs(rle: dict) -> np.ndarray:
 def decode_crop(rle: dict, x0: int, y0: int, width: int, height: int) -> np.ndarray:
     """The ``(height, width)`` bool window of an RLE mask at columns ``x0 ..`` and rows ``y0 ..``.
 
-    Equal to ``decode(rle)[y0:y0 + height, x0:x0 + width]`` (the window must lie inside the
-    mask), but only the runs that reach the window's columns are expanded, so windows of
-    full-size iSAID masks cost what the window costs.
+    Equals ``pycocotools.mask.decode(rle)[y0:y0 + height, x0:x0 + width]`` (the window must
+    lie inside the mask) but expands only the runs that reach the window's columns: a window
+    of a full-size iSAID mask, or each object's box when a label is painted, costs what the
+    window costs, not the image.
     """
     mask_h, mask_w = (int(v) for v in rle['size'])
     if x0 < 0 or y0 < 0 or x0 + width > mask_w or y0 + height > mask_h:
         raise ValueError(f'window {width}x{height} at ({x0}, {y0}) exceeds the {mask_w}x{mask_h} mask')
-    out = np.zeros((height, width), dtype=bool)
     runs = rle_runs(rle)
     ends = np.cumsum(runs)
     starts = ends - runs
-    # Odd runs are ones; keep those that overlap the window's columns (column-major order).
-    ones = np.arange(1, len(runs), 2)
-    first, last = x0 * mask_h, (x0 + width) * mask_h
-    ones = ones[(ends[ones] > first) & (starts[ones] < last) & (runs[ones] > 0)]
-    # Column-major flat view of the window's full-height columns, then the rows we want.
-    columns = np.zeros(width * mask_h, dtype=bool)
-    for start, end in zip(starts[ones] - first, ends[ones] - first):
-        columns[max(start, 0):min(end, columns.size)] = True
-    out[:] = columns.reshape(width, mask_h).T[y0:y0 + height]
-    return out
+    # Odd runs are foreground; keep those that reach into the window's columns, as positions
+    # in the column-major full-height columns x0 .. x0 + width, and mark their edges.
+    fg_start, fg_end = starts[1::2], ends[1::2]
+    lo, hi = x0 * mask_h, (x0 + width) * mask_h
+    keep = (fg_end > lo) & (fg_start < hi)
+    edges = np.zeros(width * mask_h + 1, dtype=np.int32)
+    np.add.at(edges, np.clip(fg_start[keep], lo, hi) - lo, 1)
+    np.add.at(edges, np.clip(fg_end[keep], lo, hi) - lo, -1)
+    columns = (np.cumsum(edges[:-1]) > 0).reshape(width, mask_h)
+    return columns.T[y0:y0 + height]

@@ -181,8 +181,9 @@ def test_merge_annotations_pycocotools_round_trip(tmp_path):
     assert coco.getAnnIds(imgIds=[2]) == []
 
 
-def test_rle_window_equals_pycocotools_decode():
-    from samrs_mm.annotate.writers import rle_counts, rle_window
+def test_box_window_decode_equals_pycocotools_decode():
+    """The writer paints each object's box window, decoded from the RLE runs alone."""
+    from samrs_mm.sources.masks import decode_crop, rle_runs
     rng = np.random.default_rng(0)
     for trial in range(40):
         h, w = rng.integers(1, 60, size=2)
@@ -194,11 +195,11 @@ def test_rle_window_equals_pycocotools_decode():
         if trial == 1:
             mask[:] = True
         rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-        counts = rle_counts(rle['counts'])
+        counts = rle_runs(rle)
         assert counts.sum() == h * w and (counts[1:] > 0).all()
         rle['counts'] = rle['counts'].decode('ascii')
         bbox = mask_utils.toBbox(dict(rle, counts=rle['counts'].encode()))
         x, y, bw, bh = (int(v) for v in bbox)
-        np.testing.assert_array_equal(rle_window(rle, bbox), mask[y:y + bh, x:x + bw])
+        np.testing.assert_array_equal(decode_crop(rle, x, y, bw, bh), mask[y:y + bh, x:x + bw])
         # Any window of the image, not only the tight box.
-        np.testing.assert_array_equal(rle_window(rle, (0, 0, w, h)), mask)
+        np.testing.assert_array_equal(decode_crop(rle, 0, 0, w, h), mask)
