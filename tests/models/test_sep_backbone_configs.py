@@ -34,6 +34,20 @@ def load(repo_root, name):
     return Config.fromfile(osp.join(repo_root, 'configs', 'sep', name))
 
 
+def _two_iterations_no_workers(cfg, work_dir):
+    """Shrink a SEP config's run to 2 iterations of batch 3, in-process loading, no checkpoint."""
+    cfg.work_dir = work_dir
+    cfg.train_cfg.update(max_iters=2, val_interval=100)
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=2)]
+    cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.sampler.batch_size = 3
+    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.default_hooks.checkpoint = None  # saving pretty-prints the config: slow, and not what is tested
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.pop('visualization', None)
+
+
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_config_follows_table_7(repo_root, name):
     backbone, lr, wd, decay, constructor, init = CONFIGS[name]
@@ -97,16 +111,7 @@ def test_two_cpu_iterations_with_a_tiny_override(repo_root, tmp_path, monkeypatc
     cfg.model.backbone.update(tiny, init_cfg=None)
     cfg.model.decode_head.update(in_channels=channels, channels=16)
     cfg.model.auxiliary_head.update(in_channels=channels[cfg.model.auxiliary_head.get('in_index', 2)], channels=16)
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.train_cfg.update(max_iters=2, val_interval=100)
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=2)]
-    cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.sampler.batch_size = 3
-    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.default_hooks.checkpoint = None  # saving pretty-prints the config: slow, and not what is tested
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.pop('visualization', None)
+    _two_iterations_no_workers(cfg, str(tmp_path / 'work'))
     runner = Runner.from_cfg(cfg)
     runner.train()  # 2 iterations, then the loop's closing validation on the toy val lists
     assert runner.iter == 2
@@ -197,16 +202,7 @@ def test_beit_two_cpu_iterations_with_a_tiny_override(repo_root, tmp_path, monke
     cfg.model.neck.embed_dim = 32
     cfg.model.decode_head.update(in_channels=[32] * 4, channels=16)
     cfg.model.auxiliary_head.update(in_channels=32, channels=16)
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.train_cfg.update(max_iters=2, val_interval=100)
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=2)]
-    cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.sampler.batch_size = 3
-    cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.pop('visualization', None)
+    _two_iterations_no_workers(cfg, str(tmp_path / 'work'))
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 2
