@@ -29,37 +29,15 @@ def encode_crop(crop: np.ndarray, x0: int, y0: int, height: int, width: int) -> 
     ``crop`` is the ``(h, w)`` binary mask of the rows ``y0 .. y0 + h`` and columns
     ``x0 .. x0 + w``. Cost is ``O(height * w)``, independent of the image width.
     """
-    from pycocotools import mask as mask_utils
+    # The annotate engine's windowed encoder does exactly this (and more: area, bbox, CUDA
+    # windows); one implementation serves both. Imported here, not at module level, so
+    # reading annotations does not load the engine's modules.
+    from ..annotate.rle import window_to_rle
     crop = np.asarray(crop, dtype=bool)
     h, w = crop.shape
     if x0 < 0 or y0 < 0 or x0 + w > width or y0 + h > height:
         raise ValueError(f'crop {w}x{h} at ({x0}, {y0}) exceeds the {width}x{height} image')
-    # The full-height columns x0 .. x0 + w, flattened column by column like COCO RLE.
-    columns = np.zeros((height, w), dtype=np.uint8)
-    columns[y0:y0 + h] = crop
-    flat = columns.ravel(order='F')
-    if flat.size == 0:
-        runs = np.zeros(0, dtype=np.int64)
-    else:
-        bounds = np.concatenate([[0], np.flatnonzero(flat[1:] != flat[:-1]) + 1, [flat.size]])
-        runs = np.diff(bounds)
-        if flat[0]:
-            runs = np.concatenate([[0], runs])  # RLE starts with a (possibly empty) zero run
-    runs = runs.astype(np.int64)
-    before, after = x0 * height, (width - x0 - w) * height
-    if len(runs) == 0:
-        runs = np.array([before + after], dtype=np.int64)
-    else:
-        runs[0] += before
-        if len(runs) % 2:  # ends on a zero run
-            runs[-1] += after
-        elif after:
-            runs = np.concatenate([runs, [after]])
-    rle = mask_utils.frPyObjects({'counts': runs.tolist(), 'size': [height, width]},
-                                 height, width)
-    return _text_rle(rle)
-
-
+    return window_to_rle(crop, y0, x0, height, width)[0]
 
 def rle_runs(rle: dict) -> np.ndarray:
     """The run lengths of a COCO RLE (alternating zeros / ones, column-major, zeros first).
