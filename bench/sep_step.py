@@ -56,13 +56,13 @@ def build(multi_head: bool):
 def make_batch(batch_size: int):
     """A mixed batch in the proportions the sampler gives for the paper's subset sizes."""
     counts = proportional_batch_sizes((17480, 11725, 64147), batch_size)
-    sources = [s for s, c in zip(('sota', 'sior', 'fast'), counts) for _ in range(c)]
+    subsets = [s for s, c in zip(('sota', 'sior', 'fast'), counts) for _ in range(c)]
     gen = torch.Generator().manual_seed(0)
     inputs, samples = [], []
-    for source in sources:
-        classes = {'sota': 18, 'sior': 20, 'fast': 37}[source]
+    for subset in subsets:
+        classes = {'sota': 18, 'sior': 20, 'fast': 37}[subset]
         inputs.append(torch.randint(0, 256, (3, 224, 224), generator=gen, dtype=torch.uint8))
-        sample = SegDataSample(metainfo=dict(source=source, img_shape=(224, 224),
+        sample = SegDataSample(metainfo=dict(subset=subset, img_shape=(224, 224),
                                              ori_shape=(224, 224), pad_shape=(224, 224)))
         sample.gt_sem_seg = PixelData(data=torch.randint(0, classes, (1, 224, 224), generator=gen))
         samples.append(sample)

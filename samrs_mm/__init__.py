@@ -10,7 +10,7 @@ from . import compat
 compat.apply_all()
 
 # Registration happens on import of these subpackages; order follows the data flow.
-from . import annotate, datasets, engine, evaluation, models  # noqa: E402,F401
+from . import annotate, datasets, evaluation, models, training  # noqa: E402,F401
 
 __version__ = '0.1.0'
 __all__ = ['__version__', 'compat']

@@ -119,9 +119,9 @@ def write_samrs_like_dataset(root, counts=None, size=64, seed=0, num_val=2):
     return counts
 
 
-def _tiny_pipeline(source, index, train):
+def _tiny_pipeline(subset, index, train):
     steps = ["dict(type='LoadImageFromFile')", "dict(type='LoadAnnotations')",
-             f"dict(type='TagSource', source={source!r}, source_index={index})"]
+             f"dict(type='TagSubset', subset={subset!r}, subset_index={index})"]
     if train:
         steps += ["dict(type='RandomFlip', prob=0.5, direction='horizontal')",
                   "dict(type='RandomRot90', prob=0.5)"]
@@ -135,18 +135,18 @@ def write_tiny_sep_config(path, repo_root, data_root, max_iters=20, batch_size=6
     base = osp.join(repo_root, 'configs', 'sep', 'upernet_r50.py')
     datasets = {'sota': 'SOTADataset', 'sior': 'SIORDataset', 'fast': 'FASTDataset'}
     train_sets, val_sets = [], []
-    for index, (source, dataset_type) in enumerate(datasets.items()):
-        common = (f"type={dataset_type!r}, data_root={osp.join(data_root, source)!r}, "
+    for index, (subset, dataset_type) in enumerate(datasets.items()):
+        common = (f"type={dataset_type!r}, data_root={osp.join(data_root, subset)!r}, "
                   "data_prefix=dict(img_path='images', seg_map_path='semantic')")
         train_sets.append(f"dict({common}, ann_file='train.txt', "
-                          f"pipeline={_tiny_pipeline(source, index, True)})")
+                          f"pipeline={_tiny_pipeline(subset, index, True)})")
         val_sets.append(f"dict({common}, ann_file='val.txt', "
-                        f"pipeline={_tiny_pipeline(source, index, False)})")
+                        f"pipeline={_tiny_pipeline(subset, index, False)})")
     text = f"""
 _base_ = [{base!r}]
 custom_imports = dict(imports=['samrs_mm'] + {list(extra_imports)!r}, allow_failed_imports=False)
 meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor',
-             'flip', 'flip_direction', 'reduce_zero_label', 'source', 'source_index')
+             'flip', 'flip_direction', 'reduce_zero_label', 'subset', 'subset_index')
 model = dict(
     pretrained=None,
     data_preprocessor=dict(size=(64, 64)),

@@ -5,8 +5,8 @@ is a ``MultiHeadDecodeHead`` around a stock head::
 
     backbone.* / neck.*                                   kept as they are
     decode_head.shared_decoder.<stock head keys>          kept, renamed to decode_head.<key>
-    decode_head.source_heads.<sota|sior|fast>.weight/bias dropped (one classifier per subset)
-    decode_head.source_cls_embeds.<source>.weight/bias    dropped (Mask2Former SEP)
+    decode_head.subset_heads.<sota|sior|fast>.weight/bias dropped (one classifier per subset)
+    decode_head.subset_cls_embeds.<subset>.weight/bias    dropped (Mask2Former SEP)
     (the same under auxiliary_head.)
 
 The fine-tuning classifier (``conv_seg``, or Mask2Former's ``cls_embed``) starts fresh.
@@ -42,7 +42,7 @@ import torch  # noqa: E402
 
 # <head>.<SEP part>.<rest>; auxiliary heads may be a list (auxiliary_head.0. ...).
 SEP_KEY = re.compile(r'^(?P<head>decode_head|auxiliary_head(?:\.\d+)?)\.'
-                     r'(?P<part>shared_decoder|source_heads|source_cls_embeds)\.(?P<rest>.+)$')
+                     r'(?P<part>shared_decoder|subset_heads|subset_cls_embeds)\.(?P<rest>.+)$')
 # Keys of a fine-tuning model that are expected to start fresh.
 FRESH_CLASSIFIER = re.compile(r'^(decode_head|auxiliary_head(\.\d+)?)\.(conv_seg|cls_embed)\.')
 
@@ -56,10 +56,10 @@ def convert_sep_state_dict(state_dict: Dict[str, torch.Tensor]
     """Map SEP keys to stock fine-tuning keys; return the new state dict and a report.
 
     The report holds ``kept`` (unchanged keys), ``renamed`` (old -> new), ``dropped``
-    (key -> reason) and ``sources`` (the SAMRS subsets whose heads were dropped).
+    (key -> reason) and ``subsets`` (the SAMRS subsets whose heads were dropped).
     """
     converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
-    report = dict(kept=[], renamed={}, dropped={}, sources=set(), resized={})
+    report = dict(kept=[], renamed={}, dropped={}, subsets=set(), resized={})
     found_sep_part = False
     for key, value in state_dict.items():
         if key.startswith('module.'):  # saved from a DDP wrapper by hand
@@ -79,15 +79,15 @@ def convert_sep_state_dict(state_dict: Dict[str, torch.Tensor]
             _put(converted, new_key, value, key)
             report['renamed'][key] = new_key
         else:
-            source = rest.split('.', 1)[0]
-            report['sources'].add(source)
-            report['dropped'][key] = f'SEP classifier of source {source!r}'
+            subset = rest.split('.', 1)[0]
+            report['subsets'].add(subset)
+            report['dropped'][key] = f'SEP classifier of subset {subset!r}'
     if not found_sep_part:
         raise SEPConversionError(
-            'no SEP keys found (decode_head.shared_decoder.*, decode_head.source_heads.* or '
-            'decode_head.source_cls_embeds.*): this is not a multi-head SEP checkpoint; a plain '
+            'no SEP keys found (decode_head.shared_decoder.*, decode_head.subset_heads.* or '
+            'decode_head.subset_cls_embeds.*): this is not a multi-head SEP checkpoint; a plain '
             'mmseg checkpoint can be given to load_from directly')
-    report['sources'] = sorted(report['sources'])
+    report['subsets'] = sorted(report['subsets'])
     return converted, report
 
 
@@ -218,7 +218,7 @@ def print_report(report: dict, check: Optional[dict], verbose: bool) -> None:
     print(f'kept unchanged: {len(report["kept"])} tensors ({_group(report["kept"])})')
     print(f'renamed (shared decoder -> stock head): {len(renamed)} tensors '
           f'({_group(list(renamed.values()))})')
-    print(f'dropped: {len(dropped)} tensors (SEP sources: {", ".join(report["sources"]) or "-"})')
+    print(f'dropped: {len(dropped)} tensors (SEP subsets: {", ".join(report["subsets"]) or "-"})')
     reasons = Counter(dropped.values())
     for reason, count in sorted(reasons.items()):
         print(f'  {count:4d} x {reason}')
@@ -282,7 +282,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     meta = dict(converted_from=osp.abspath(args.src), converter='tools/convert_sep_checkpoint.py',
-                sep_sources=report['sources'], dropped=sorted(report['dropped']),
+                sep_subsets=report['subsets'], dropped=sorted(report['dropped']),
                 resized=report['resized'], checked_against=args.config)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     partial = f'{args.dst}.part{os.getpid()}'

@@ -106,10 +106,10 @@ class FASTDataset(SAMRSDataset):
     METAINFO = dict(classes=FAST_CLASSES, palette=make_palette(len(FAST_CLASSES)))
 
 
-# Registry name of each subset's dataset class, keyed by the subset name used as source tag.
+# Registry name of each subset's dataset class, keyed by the subset name (the TagSubset tag).
 SAMRS_DATASETS = {'sota': 'SOTADataset', 'sior': 'SIORDataset', 'fast': 'FASTDataset'}
 
 
-def samrs_class_counts(sources: Sequence[str]) -> Tuple[int, ...]:
+def samrs_class_counts(subsets: Sequence[str]) -> Tuple[int, ...]:
     """Number of classes of each named SAMRS subset, in the given order."""
-    return tuple(len(DATASETS.get(SAMRS_DATASETS[name]).METAINFO['classes']) for name in sources)
+    return tuple(len(DATASETS.get(SAMRS_DATASETS[name]).METAINFO['classes']) for name in subsets)

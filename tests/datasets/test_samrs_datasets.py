@@ -10,7 +10,7 @@ from samrs_mm.datasets import FASTDataset, SIORDataset, SOTADataset
 from samrs_mm.datasets.samrs import make_palette
 from samrs_mm.datasets.splits import split_names
 from samrs_mm.datasets.transforms import RandomGamma, RandomRot90
-from samrs_mm.datasets.source_tagging import TagSource
+from samrs_mm.datasets.subset_tagging import TagSubset
 from tests.conftest import run_tool
 from tests.toy_data import write_samrs_like_dataset
 
@@ -97,10 +97,10 @@ def test_make_splits_tool(tmp_path):
 
 
 def test_tag_source_and_rot90_and_gamma():
-    results = TagSource('sior', 1)(dict())
-    assert results['source'] == 'sior' and results['source_index'] == 1
+    results = TagSubset('sior', 1)(dict())
+    assert results['subset'] == 'sior' and results['subset_index'] == 1
     with pytest.raises(ValueError):
-        TagSource('')
+        TagSubset('')
     img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     seg = np.arange(6, dtype=np.uint8).reshape(2, 3)
     np.random.seed(0)

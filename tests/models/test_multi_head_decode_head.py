@@ -1,4 +1,4 @@
-"""MultiHeadDecodeHead: routing, summed per-source losses, equivalence with a stock head."""
+"""MultiHeadDecodeHead: routing, summed per-subset losses, equivalence with a stock head."""
 import copy
 
 import pytest
@@ -11,7 +11,7 @@ from mmseg.structures import SegDataSample
 import samrs_mm  # noqa: F401
 from samrs_mm.models.decode_heads.multi_head import PAD_LOGIT, MultiHeadDecodeHead
 
-SOURCES = [dict(name='a', num_classes=2), dict(name='b', num_classes=3)]
+SUBSETS = [dict(name='a', num_classes=2), dict(name='b', num_classes=3)]
 FCN = dict(type='FCNHead', in_channels=8, channels=4, num_convs=1, concat_input=False,
            dropout_ratio=0.0, in_index=0, num_classes=99, norm_cfg=None, align_corners=False,
            loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0))
@@ -19,18 +19,18 @@ FCN = dict(type='FCNHead', in_channels=8, channels=4, num_convs=1, concat_input=
 
 def _head(**kwargs):
     torch.manual_seed(0)
-    return MODELS.build(dict(type='MultiHeadDecodeHead', sources=SOURCES, decoder=dict(FCN), **kwargs))
+    return MODELS.build(dict(type='MultiHeadDecodeHead', subsets=SUBSETS, decoder=dict(FCN), **kwargs))
 
 
-def _samples(sources, size=8, seed=0):
+def _samples(subsets, size=8, seed=0):
     gen = torch.Generator().manual_seed(seed)
     samples = []
-    for source in sources:
-        classes = {'a': 2, 'b': 3}.get(source, 2)
+    for subset in subsets:
+        classes = {'a': 2, 'b': 3}.get(subset, 2)
         label = torch.randint(0, classes, (1, size, size), generator=gen)
         label[0, 0, :] = 255
-        sample = SegDataSample(metainfo=dict(source=source, img_shape=(size, size),
-                                             pad_shape=(size, size), img_path=f'{source}.png'))
+        sample = SegDataSample(metainfo=dict(subset=subset, img_shape=(size, size),
+                                             pad_shape=(size, size), img_path=f'{subset}.png'))
         sample.gt_sem_seg = PixelData(data=label)
         samples.append(sample)
     return samples
@@ -42,11 +42,11 @@ def _inputs(batch, seed=1):
 
 def test_state_dict_layout_is_the_documented_contract():
     keys = set(_head().state_dict())
-    assert {'source_heads.a.weight', 'source_heads.a.bias',
-            'source_heads.b.weight', 'source_heads.b.bias'} <= keys
-    assert all(k.startswith(('shared_decoder.', 'source_heads.')) for k in keys)
+    assert {'subset_heads.a.weight', 'subset_heads.a.bias',
+            'subset_heads.b.weight', 'subset_heads.b.bias'} <= keys
+    assert all(k.startswith(('shared_decoder.', 'subset_heads.')) for k in keys)
     assert not any('conv_seg' in k for k in keys)
-    assert _head().source_heads['b'].weight.shape == (3, 4, 1, 1)
+    assert _head().subset_heads['b'].weight.shape == (3, 4, 1, 1)
 
 
 def test_each_sample_uses_its_source_classifier_and_is_padded():
@@ -55,17 +55,17 @@ def test_each_sample_uses_its_source_classifier_and_is_padded():
     logits = head.forward(inputs, ['a', 'b', 'a'])
     assert logits.shape == (3, 3, 8, 8)
     feats = head.shared_decoder._forward_feature(inputs)
-    assert torch.allclose(logits[0, :2], head.source_heads['a'](feats[0:1])[0])
-    assert torch.allclose(logits[1], head.source_heads['b'](feats[1:2])[0])
+    assert torch.allclose(logits[0, :2], head.subset_heads['a'](feats[0:1])[0])
+    assert torch.allclose(logits[1], head.subset_heads['b'](feats[1:2])[0])
     assert torch.all(logits[[0, 2], 2] == PAD_LOGIT)
 
 
 def test_single_source_head_equals_the_stock_head():
     stock = FCNHead(**{k: v for k, v in FCN.items() if k != 'type'} | dict(num_classes=2))
     multi = MODELS.build(dict(type='MultiHeadDecodeHead', decoder=dict(FCN),
-                              sources=[dict(name='a', num_classes=2)]))
+                              subsets=[dict(name='a', num_classes=2)]))
     state = {('shared_decoder.' + k if not k.startswith('conv_seg') else
-              k.replace('conv_seg', 'source_heads.a')): v for k, v in stock.state_dict().items()}
+              k.replace('conv_seg', 'subset_heads.a')): v for k, v in stock.state_dict().items()}
     multi.load_state_dict(state, strict=True)
     inputs, samples = _inputs(2), _samples(['a', 'a'])
     assert torch.equal(multi.forward(inputs, ['a', 'a']), stock.forward(inputs))
@@ -89,46 +89,46 @@ def test_loss_is_the_sum_of_per_source_losses():
 def test_source_loss_weights():
     inputs, samples = _inputs(2), _samples(['a', 'b'])
     plain = _head().loss(inputs, samples, {})
-    weighted = _head(source_loss_weights=dict(b=0.5)).loss(inputs, samples, {})
+    weighted = _head(subset_loss_weights=dict(b=0.5)).loss(inputs, samples, {})
     assert torch.allclose(weighted['b.loss_ce'], plain['b.loss_ce'] * 0.5)
     assert torch.equal(weighted['a.loss_ce'], plain['a.loss_ce'])
-    with pytest.raises(ValueError, match="unknown sources \\['c'\\]"):
-        _head(source_loss_weights=dict(c=1.0))
+    with pytest.raises(ValueError, match="unknown subsets \\['c'\\]"):
+        _head(subset_loss_weights=dict(c=1.0))
 
 
 def test_heads_absent_from_the_batch_still_get_zero_gradients():
     head = _head()
     losses = head.loss(_inputs(2), _samples(['a', 'a']), {})
     sum(v for k, v in losses.items() if 'loss' in k).backward()
-    assert head.source_heads['b'].weight.grad is not None
-    assert torch.count_nonzero(head.source_heads['b'].weight.grad) == 0
-    assert torch.count_nonzero(head.source_heads['a'].weight.grad) > 0
+    assert head.subset_heads['b'].weight.grad is not None
+    assert torch.count_nonzero(head.subset_heads['b'].weight.grad) == 0
+    assert torch.count_nonzero(head.subset_heads['a'].weight.grad) > 0
 
 
 def test_predict_by_sample_source_or_test_cfg():
     head = _head().eval()
-    metas = [dict(source='b', img_shape=(16, 16), pad_shape=(16, 16)), dict(img_shape=(16, 16), pad_shape=(16, 16))]
-    with pytest.raises(KeyError, match='no "source"'):
+    metas = [dict(subset='b', img_shape=(16, 16), pad_shape=(16, 16)), dict(img_shape=(16, 16), pad_shape=(16, 16))]
+    with pytest.raises(KeyError, match='no "subset"'):
         head.predict(_inputs(2), metas, {})
-    out = head.predict(_inputs(2), copy.deepcopy(metas), dict(source='a'))
+    out = head.predict(_inputs(2), copy.deepcopy(metas), dict(subset='a'))
     assert out.shape == (2, 3, 16, 16)
     assert torch.all(out[1, 2] == PAD_LOGIT) and not torch.any(out[0, 2] == PAD_LOGIT)
-    with pytest.raises(KeyError, match="test_cfg.source='z'"):
-        head.predict(_inputs(2), metas, dict(source='z'))
+    with pytest.raises(KeyError, match="test_cfg.subset='z'"):
+        head.predict(_inputs(2), metas, dict(subset='z'))
 
 
 def test_unknown_sample_source_names_the_file():
-    with pytest.raises(KeyError, match="c.png comes from source 'c'"):
+    with pytest.raises(KeyError, match="c.png comes from subset 'c'"):
         _head().loss(_inputs(1), _samples(['c']), {})
 
 
 def test_config_errors():
     with pytest.raises(ValueError, match='exactly one of'):
-        MultiHeadDecodeHead(sources=SOURCES)
+        MultiHeadDecodeHead(subsets=SUBSETS)
     with pytest.raises(ValueError, match='listed twice'):
-        MultiHeadDecodeHead(sources=SOURCES + SOURCES[:1], decoder=dict(FCN))
+        MultiHeadDecodeHead(subsets=SUBSETS + SUBSETS[:1], decoder=dict(FCN))
     flat = MultiHeadDecodeHead(decoder_type='FCNHead', **{k: v for k, v in FCN.items() if k != 'type'})
-    assert flat.source_names == ('sota', 'sior', 'fast')  # the SAMRS default heads
+    assert flat.subset_names == ('sota', 'sior', 'fast')  # the SAMRS default heads
     assert flat.num_classes == 37 and flat.out_channels == 37
 
 
@@ -142,7 +142,7 @@ def test_unet_head_shapes_and_relu():
     raw = MODELS.build(dict(type='UNetHead', in_channels=[8, 16, 32, 64], decoder_channels=(32, 16, 8),
                             num_classes=5, norm_cfg=None, logit_activation=None))
     assert raw(feats).min() < 0
-    multi = MODELS.build(dict(type='MultiHeadDecodeHead', sources=SOURCES, decoder=dict(
+    multi = MODELS.build(dict(type='MultiHeadDecodeHead', subsets=SUBSETS, decoder=dict(
         type='UNetHead', in_channels=[8, 16, 32, 64], decoder_channels=(32, 16, 8), num_classes=1,
         norm_cfg=None)))
     logits = multi.forward(feats, ['a', 'b'])

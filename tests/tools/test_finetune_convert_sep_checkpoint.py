@@ -32,10 +32,10 @@ def _sep_state_dict():
         'decode_head.shared_decoder.lateral_convs.0.conv.weight': t(8, 4, 1, 1),
         'auxiliary_head.shared_decoder.convs.0.conv.weight': t(8, 4, 3, 3),
     }
-    for source, classes in (('sota', 18), ('sior', 20), ('fast', 37)):
+    for subset, classes in (('sota', 18), ('sior', 20), ('fast', 37)):
         for head in ('decode_head', 'auxiliary_head'):
-            state[f'{head}.source_heads.{source}.weight'] = t(classes, 8, 1, 1)
-            state[f'{head}.source_heads.{source}.bias'] = t(classes)
+            state[f'{head}.subset_heads.{subset}.weight'] = t(classes, 8, 1, 1)
+            state[f'{head}.subset_heads.{subset}.bias'] = t(classes)
     return state
 
 
@@ -51,10 +51,10 @@ def test_conversion_rules():
     assert torch.equal(converted['decode_head.bottleneck.conv.weight'],
                        sep['decode_head.shared_decoder.bottleneck.conv.weight'])
     assert converted['backbone.stem.0.weight'] is sep['backbone.stem.0.weight']
-    assert report['sources'] == ['fast', 'sior', 'sota']
+    assert report['subsets'] == ['fast', 'sior', 'sota']
     assert len(report['dropped']) == 12 and len(report['renamed']) == 4
     assert len(report['kept']) == 3
-    assert not any('source' in key or 'shared_decoder' in key for key in converted)
+    assert not any('subset' in key or 'shared_decoder' in key for key in converted)
 
 
 def test_mask2former_and_ddp_prefix():
@@ -63,15 +63,15 @@ def test_mask2former_and_ddp_prefix():
         'module.backbone.conv1.weight': torch.zeros(2, 3, 7, 7),
         'module.decode_head.query_embed.weight': torch.zeros(100, 8),
         'module.decode_head.pixel_decoder.input_convs.0.conv.weight': torch.zeros(8, 4, 1, 1),
-        'module.decode_head.source_cls_embeds.sota.weight': torch.zeros(19, 8),
-        'module.decode_head.source_cls_embeds.sota.bias': torch.zeros(19),
-        'module.decode_head.source_cls_embeds.fast.weight': torch.zeros(38, 8),
+        'module.decode_head.subset_cls_embeds.sota.weight': torch.zeros(19, 8),
+        'module.decode_head.subset_cls_embeds.sota.bias': torch.zeros(19),
+        'module.decode_head.subset_cls_embeds.fast.weight': torch.zeros(38, 8),
     }
     converted, report = module.convert_sep_state_dict(state)
     assert sorted(converted) == ['backbone.conv1.weight',
                                  'decode_head.pixel_decoder.input_convs.0.conv.weight',
                                  'decode_head.query_embed.weight']
-    assert report['sources'] == ['fast', 'sota'] and len(report['dropped']) == 3
+    assert report['subsets'] == ['fast', 'sota'] and len(report['dropped']) == 3
 
 
 def test_plain_checkpoint_and_collisions_are_refused():
@@ -111,15 +111,15 @@ def test_command_line_writes_an_mmengine_checkpoint(tmp_path):
     assert 'kept unchanged: 3 tensors (backbone 3)' in proc.stdout
     assert 'renamed (shared decoder -> stock head): 4 tensors (auxiliary_head 1, decode_head 3)' \
         in proc.stdout
-    assert "dropped: 12 tensors (SEP sources: fast, sior, sota)" in proc.stdout
-    assert "4 x SEP classifier of source 'sota'" in proc.stdout
+    assert "dropped: 12 tensors (SEP subsets: fast, sior, sota)" in proc.stdout
+    assert "4 x SEP classifier of subset 'sota'" in proc.stdout
 
     from mmengine.runner.checkpoint import _load_checkpoint
     import samrs_mm  # noqa: F401  (torch >= 2.6 loading fix)
     checkpoint = _load_checkpoint(str(dst), map_location='cpu')
     assert set(checkpoint) == {'meta', 'state_dict'}
     assert 'decode_head.bottleneck.conv.weight' in checkpoint['state_dict']
-    assert checkpoint['meta']['sep_sources'] == ['fast', 'sior', 'sota']
+    assert checkpoint['meta']['sep_subsets'] == ['fast', 'sior', 'sota']
 
     plain = tmp_path / 'plain.pth'
     torch.save(dict(state_dict={'backbone.w': torch.zeros(1)}), plain)

@@ -71,7 +71,7 @@ def test_sep_weights_fit_the_finetuning_model(sep, finetune):
     assert check['mismatched'] == [], check['mismatched'][:10]
     fresh = 'cls_embed' if 'mask2former' in sep else 'conv_seg'
     assert check['fresh'] and all(fresh in k for k in check['fresh']), check['fresh']
-    assert report['sources'] == ['fast', 'sior', 'sota']
+    assert report['subsets'] == ['fast', 'sior', 'sota']
     if sep == 'upernet_vit_b_beit.py':
         # BEiT: no absolute embedding; every block's table 224 -> 512 grid, index from the model
         assert resized == {}

@@ -36,8 +36,8 @@ def test_sep_config_trains_two_iterations_on_cpu(config, samrs_root, repo_root, 
                     env={'SAMRS_DATA_ROOT': samrs_root})
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
     out = proc.stdout + proc.stderr
-    for source in ('sota', 'sior', 'fast'):
-        assert f'mIoU.{source}' in out
+    for subset in ('sota', 'sior', 'fast'):
+        assert f'mIoU.{subset}' in out
 
 
 def test_sampler_and_loader_batch_sizes_must_agree(samrs_root, repo_root, tmp_path):

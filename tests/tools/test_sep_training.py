@@ -1,4 +1,4 @@
-"""SEP through the stock tools on a tiny three-source SAMRS-like set (issue 5 evidence)."""
+"""SEP through the stock tools on a tiny three-subset SAMRS-like set (issue 5 evidence)."""
 import glob
 import json
 import os
@@ -45,12 +45,12 @@ def test_real_sep_pipeline_gives_exact_per_source_counts(tmp_path, repo_root, mo
     loader = Runner.build_dataloader(loader_cfg, seed=0)
     # 20 samples, batch 6: quotas 1.8 / 1.2 / 3.0 -> 1, 1, 3 + the largest remainder (sota).
     for _, batch in zip(range(4), loader):
-        counts = Counter(s.metainfo['source'] for s in batch['data_samples'])
+        counts = Counter(s.metainfo['subset'] for s in batch['data_samples'])
         assert counts == {'sota': 2, 'sior': 1, 'fast': 3}
         # 64 px toy images, randomly scaled to 300..2048 px, then cropped to 224.
         assert {tuple(img.shape) for img in batch['inputs']} == {(3, 224, 224)}
         assert {tuple(s.gt_sem_seg.shape) for s in batch['data_samples']} == {(224, 224)}
-        assert {s.metainfo['source_index'] for s in batch['data_samples']} == {0, 1, 2}
+        assert {s.metainfo['subset_index'] for s in batch['data_samples']} == {0, 1, 2}
 
 
 def test_sep_train_then_test_through_the_stock_tools(tmp_path, repo_root):
@@ -61,28 +61,28 @@ def test_sep_train_then_test_through_the_stock_tools(tmp_path, repo_root):
     run_tool(['tools/train.py', config, '--work-dir', work_dir])
 
     records = [r for r in _scalars(work_dir) if 'loss' in r]
-    for source in COUNTS:
-        assert all(f'decode.{source}.loss_ce' in r and f'aux.{source}.loss_ce' in r for r in records)
+    for subset in COUNTS:
+        assert all(f'decode.{subset}.loss_ce' in r and f'aux.{subset}.loss_ce' in r for r in records)
     losses = [r['loss'] for r in records]
     assert len(losses) == 24
     first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
     assert last < 0.8 * first, f'loss did not go down: {first:.3f} -> {last:.3f}'
-    # loss = sum of the per-source losses (decode and auxiliary, each weighted as configured)
+    # loss = sum of the per-subset losses (decode and auxiliary, each weighted as configured)
     r = records[-1]
     parts = sum(v for k, v in r.items() if k.endswith('loss_ce'))
     assert abs(parts - r['loss']) < 1e-3 * max(1.0, r['loss'])
 
     ckpt = torch.load(osp.join(work_dir, 'iter_24.pth'), map_location='cpu', weights_only=False)
     heads = {k.split('.')[2]: v.shape[0] for k, v in ckpt['state_dict'].items()
-             if k.startswith('decode_head.source_heads.') and k.endswith('.weight')}
+             if k.startswith('decode_head.subset_heads.') and k.endswith('.weight')}
     assert heads == {'sota': 18, 'sior': 20, 'fast': 37}
 
     test = run_tool(['tools/test.py', config, osp.join(work_dir, 'iter_24.pth'),
                      '--work-dir', str(tmp_path / 'test')])
     out = test.stdout + test.stderr
-    for source in COUNTS:
-        assert f'mIoU.{source}' in out
-    assert 'per source results (SAMRS Table 9 layout)' in out and 'average' in out
+    for subset in COUNTS:
+        assert f'mIoU.{subset}' in out
+    assert 'per subset results (SAMRS Table 9 layout)' in out and 'average' in out
 
 
 def test_dist_sep_ranks_see_disjoint_samples_in_proportion(tmp_path, repo_root):
@@ -104,7 +104,7 @@ def test_dist_sep_ranks_see_disjoint_samples_in_proportion(tmp_path, repo_root):
     for step in range(4):
         merged = per_rank[0][step]['samples'] + per_rank[1][step]['samples']
         assert len(per_rank[0][step]['samples']) == len(per_rank[1][step]['samples']) == 5
-        assert Counter(source for _, source in merged) == {'sota': 3, 'sior': 2, 'fast': 5}
+        assert Counter(subset for _, subset in merged) == {'sota': 3, 'sior': 2, 'fast': 5}
     seen = [[path for r in per_rank[rank] for path, _ in r['samples']] for rank in (0, 1)]
     assert not set(seen[0]) & set(seen[1]), 'the two ranks trained on the same sample'
     fast = [p for rank in (0, 1) for p in seen[rank] if '/fast/' in p]

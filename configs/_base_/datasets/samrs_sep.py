@@ -13,9 +13,9 @@ val_crop_size = (512, 512)
 concat_ignore_keys = ['classes', 'palette', 'label_map', 'reduce_zero_label']
 # Per-process batch; the paper's global batch is 96 = 8 GPUs x 12.
 train_batch_size_per_gpu = 12
-source_meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
+subset_meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
                     'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
-                    'source', 'source_index')
+                    'subset', 'subset_index')
 augment = [
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -28,29 +28,29 @@ augment = [
             [dict(type='RandomGamma', gamma_range=(0.8, 1.2), prob=1.0)],
         ])
     ]),
-    dict(type='PackSegInputs', meta_keys=source_meta_keys),
+    dict(type='PackSegInputs', meta_keys=subset_meta_keys),
 ]
 load = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
 # Random scale in [0.5, 2] of each subset's native image size.
 sota_train_pipeline = load + [
-    dict(type='TagSource', source='sota', source_index=0),
+    dict(type='TagSubset', subset='sota', subset_index=0),
     dict(type='RandomResize', scale=(1024, 1024), ratio_range=(0.5, 2.0), keep_ratio=True),
 ] + augment
 sior_train_pipeline = load + [
-    dict(type='TagSource', source='sior', source_index=1),
+    dict(type='TagSubset', subset='sior', subset_index=1),
     dict(type='RandomResize', scale=(800, 800), ratio_range=(0.5, 2.0), keep_ratio=True),
 ] + augment
 fast_train_pipeline = load + [
-    dict(type='TagSource', source='fast', source_index=2),
+    dict(type='TagSubset', subset='fast', subset_index=2),
     dict(type='RandomResize', scale=(600, 600), ratio_range=(0.5, 2.0), keep_ratio=True),
 ] + augment
 val_tail = [
     dict(type='EvalCenterCrop', crop_size=val_crop_size),
-    dict(type='PackSegInputs', meta_keys=source_meta_keys),
+    dict(type='PackSegInputs', meta_keys=subset_meta_keys),
 ]
-sota_val_pipeline = load + [dict(type='TagSource', source='sota', source_index=0)] + val_tail
-sior_val_pipeline = load + [dict(type='TagSource', source='sior', source_index=1)] + val_tail
-fast_val_pipeline = load + [dict(type='TagSource', source='fast', source_index=2)] + val_tail
+sota_val_pipeline = load + [dict(type='TagSubset', subset='sota', subset_index=0)] + val_tail
+sior_val_pipeline = load + [dict(type='TagSubset', subset='sior', subset_index=1)] + val_tail
+fast_val_pipeline = load + [dict(type='TagSubset', subset='fast', subset_index=2)] + val_tail
 
 sota_train = dict(type='SOTADataset', data_root=data_root + '/sota', ann_file='train.txt',
                   data_prefix=dict(img_path='images', seg_map_path='semantic'),
@@ -80,5 +80,5 @@ val_dataloader = dict(
         dict(fast_train, ann_file='val.txt', pipeline=fast_val_pipeline),
     ]))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='PerSourceIoUMetric', sources=['sota', 'sior', 'fast'])
+val_evaluator = dict(type='PerSubsetIoUMetric', subsets=['sota', 'sior', 'fast'])
 test_evaluator = val_evaluator

@@ -2,7 +2,7 @@
 # with mmdet's pixel / transformer decoders, mmseg's Mask2Former R50 settings. mmseg ships
 # this model only inside full dataset configs, so it is spelled out here. The number of
 # classes comes from where the model is used: SEP (configs/sep/mask2former_r50.py) makes the
-# head a MultiSourceMask2FormerHead (one query classifier per SAMRS subset), fine-tuning sets
+# head a MultiSubsetMask2FormerHead (one query classifier per SAMRS subset), fine-tuning sets
 # num_classes and the class weights of its dataset. Needs custom_imports += 'mmdet.models'.
 model = dict(
     type='EncoderDecoder',

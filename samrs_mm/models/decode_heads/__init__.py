@@ -1,6 +1,6 @@
-"""Decode heads for multi-source pre-training and the paper's UNet variant."""
+"""Decode heads for multi-subset pre-training and the paper's UNet variant."""
 from .multi_head import MultiHeadDecodeHead
-from .multi_source_mask2former import MultiSourceMask2FormerHead
+from .multi_subset_mask2former import MultiSubsetMask2FormerHead
 from .unet_head import UNetHead
 
-__all__ = ['MultiHeadDecodeHead', 'MultiSourceMask2FormerHead', 'UNetHead']
+__all__ = ['MultiHeadDecodeHead', 'MultiSubsetMask2FormerHead', 'UNetHead']

@@ -1,19 +1,19 @@
-"""One shared decoder, one classifier per source: the SEP head of the SAMRS paper (Sec. 4.1).
+"""One shared decoder, one classifier per subset: the SEP head of the SAMRS paper (Sec. 4.1).
 
 ``MultiHeadDecodeHead`` wraps any mmseg decode head config (UPerHead, FCNHead, the
 paper's UNet head, ...) as the shared decoder and owns one final 1x1 classifier per
-source (SAMRS subset). The wrapped head's own ``conv_seg`` is replaced by a routing
-classifier that sends every sample through its source's classifier, so whatever the
+SAMRS subset. The wrapped head's own ``conv_seg`` is replaced by a routing
+classifier that sends every sample through its subset's classifier, so whatever the
 wrapped head does after its classifier (e.g. the UNet head's upsampling and ReLU) still
 happens, and the whole mixed batch goes through backbone and decoder once.
 
-Logits of samples from sources with fewer classes are padded to the largest class count
+Logits of samples from subsets with fewer classes are padded to the largest class count
 with ``PAD_LOGIT`` (a large negative number; finite, so resizing never makes NaNs), which
 keeps ``argmax`` on real classes and lets mmseg's segmentor post-processing work unchanged.
 
 Checkpoint layout (stable; ``tools/convert_sep_checkpoint.py`` relies on it):
 ``<head>.shared_decoder.<wrapped head's keys, no conv_seg>`` and
-``<head>.source_heads.<source>.weight/bias``.
+``<head>.subset_heads.<subset>.weight/bias``.
 """
 from __future__ import annotations
 
@@ -28,23 +28,23 @@ from torch import Tensor
 from samrs_mm.sources.classes import SAMRS_CLASS_LISTS
 
 # The default heads: the SAMRS subsets in the paper's order.
-SAMRS_SOURCES = tuple(dict(name=name, num_classes=len(classes))
+SAMRS_SUBSETS = tuple(dict(name=name, num_classes=len(classes))
                       for name, classes in SAMRS_CLASS_LISTS.items())
 
-# Fill value for the logits of classes a sample's source does not have.
+# Fill value for the logits of classes a sample's subset does not have.
 PAD_LOGIT = -1.0e4
 
 
-class SourceRoutedClassifier(nn.Module):
-    """Applies each sample's source classifier and pads the outputs to one shape.
+class SubsetRoutedClassifier(nn.Module):
+    """Applies each sample's subset classifier and pads the outputs to one shape.
 
     It owns no parameters: the classifiers live on the owning head (registered there, e.g.
-    as ``source_heads``), so checkpoint keys do not depend on where the router is plugged
-    in. ``route`` (one source name per sample) must be set before every forward.
+    as ``subset_heads``), so checkpoint keys do not depend on where the router is plugged
+    in. ``route`` (one subset name per sample) must be set before every forward.
 
     Args:
-        heads: the per-source classifiers, keyed by source name.
-        class_counts: number of classes of each source.
+        heads: the per-subset classifiers, keyed by subset name.
+        class_counts: number of classes of each subset.
         channel_dim: dimension of the class channels in the classifier output (1 for dense
             ``(B, C, H, W)`` logits, -1 for per-query ``(B, Q, C)`` scores).
         trailing: extra channels every classifier emits after its classes (1 for the
@@ -66,42 +66,42 @@ class SourceRoutedClassifier(nn.Module):
         """Return outputs with ``max_classes + trailing`` channels, padded with ``PAD_LOGIT``."""
         route = self.route
         if route is None or len(route) != feat.shape[0]:
-            raise RuntimeError('source-routed classifier needs one source per sample (got '
+            raise RuntimeError('subset-routed classifier needs one subset per sample (got '
                                f'{None if route is None else len(route)} for a batch of '
                                f'{feat.shape[0]})')
         groups: Dict[str, List[int]] = {}
-        for index, source in enumerate(route):
-            groups.setdefault(source, []).append(index)
+        for index, subset in enumerate(route):
+            groups.setdefault(subset, []).append(index)
         if len(groups) == 1:
-            (source, _), = groups.items()
-            return self._padded(self._heads[source](feat), source)
+            (subset, _), = groups.items()
+            return self._padded(self._heads[subset](feat), subset)
         parts, order = [], []
-        for source, indices in groups.items():
+        for subset, indices in groups.items():
             index = torch.as_tensor(indices, device=feat.device)
-            parts.append(self._padded(self._heads[source](feat.index_select(0, index)), source))
+            parts.append(self._padded(self._heads[subset](feat.index_select(0, index)), subset))
             order += indices
         # Concatenate the groups, then put every sample back at its place in the batch.
         inverse = torch.empty(len(order), dtype=torch.long, device=feat.device)
         inverse[torch.as_tensor(order, device=feat.device)] = torch.arange(len(order), device=feat.device)
         return torch.cat(parts, dim=0).index_select(0, inverse)
 
-    def _padded(self, logits: Tensor, source: str) -> Tensor:
-        missing = self.max_classes - self.class_counts[source]
+    def _padded(self, logits: Tensor, subset: str) -> Tensor:
+        missing = self.max_classes - self.class_counts[subset]
         if missing == 0:
             return logits
         dim = self.channel_dim % logits.dim()
         shape = list(logits.shape)
         shape[dim] = missing
         pad = logits.new_full(shape, PAD_LOGIT)
-        count = self.class_counts[source]
+        count = self.class_counts[subset]
         classes = logits.narrow(dim, 0, count)
         extra = logits.narrow(dim, count, self.trailing)
         return torch.cat([classes, pad, extra], dim=dim)
 
-    def select(self, outputs: Tensor, source: str) -> Tensor:
-        """The channels of ``source`` (its classes, then the trailing ones) from padded outputs."""
+    def select(self, outputs: Tensor, subset: str) -> Tensor:
+        """The channels of ``subset`` (its classes, then the trailing ones) from padded outputs."""
         dim = self.channel_dim % outputs.dim()
-        count = self.class_counts[source]
+        count = self.class_counts[subset]
         if count == self.max_classes:
             return outputs
         classes = outputs.narrow(dim, 0, count)
@@ -110,21 +110,21 @@ class SourceRoutedClassifier(nn.Module):
         return torch.cat([classes, outputs.narrow(dim, self.max_classes, self.trailing)], dim=dim)
 
 
-def route_by_source(metas: Sequence[dict], sources: Sequence[str],
+def route_by_subset(metas: Sequence[dict], subsets: Sequence[str],
                     fallback: Optional[str] = None) -> List[str]:
-    """Source name of every sample (its ``metainfo['source']``, else ``fallback``)."""
+    """Subset name of every sample (its ``metainfo['subset']``, else ``fallback``)."""
     route = []
     for meta in metas:
-        source = meta.get('source', None) or fallback
-        if source is None:
+        subset = meta.get('subset', None) or fallback
+        if subset is None:
             raise KeyError(
-                f'sample {meta.get("img_path", "?")} has no "source" in its metainfo: add '
-                "dict(type='TagSource', source=...) to its pipeline and 'source' to "
-                "PackSegInputs' meta_keys, or name a head with model.test_cfg.source")
-        if source not in sources:
-            raise KeyError(f'sample {meta.get("img_path", "?")} comes from source {source!r}, '
-                           f'but the heads are {list(sources)}')
-        route.append(source)
+                f'sample {meta.get("img_path", "?")} has no "subset" in its metainfo: add '
+                "dict(type='TagSubset', subset=...) to its pipeline and 'subset' to "
+                "PackSegInputs' meta_keys, or name a head with model.test_cfg.subset")
+        if subset not in subsets:
+            raise KeyError(f'sample {meta.get("img_path", "?")} comes from subset {subset!r}, '
+                           f'but the heads are {list(subsets)}')
+        route.append(subset)
     return route
 
 
@@ -133,7 +133,7 @@ def add_zero_term_for_absent_heads(losses: Dict[str, Tensor], heads: nn.ModuleDi
     """Add ``0 * sum(parameters)`` of the heads absent from the batch to the first loss.
 
     Every parameter then takes part in the graph: DDP would otherwise stop with "unused
-    parameters" errors on iterations where a rank has no sample of some source.
+    parameters" errors on iterations where a rank has no sample of some subset.
     """
     absent = [name for name in heads if name not in present]
     if not absent:
@@ -145,42 +145,42 @@ def add_zero_term_for_absent_heads(losses: Dict[str, Tensor], heads: nn.ModuleDi
 
 @MODELS.register_module()
 class MultiHeadDecodeHead(BaseModule):
-    """A decode head with one classifier per source on top of one shared decoder.
+    """A decode head with one classifier per subset on top of one shared decoder.
 
     The shared decoder is given either as ``decoder=dict(type='UPerHead', ...)`` or flat, as
     ``decoder_type='UPerHead'`` plus that head's own arguments, so a stock config turns into
-    a SEP config by changing ``type`` and adding ``decoder_type`` and ``sources``, and leaf
+    a SEP config by changing ``type`` and adding ``decoder_type`` and ``subsets``, and leaf
     configs keep overriding ``decode_head.in_channels`` etc. as usual.
 
     Args:
-        sources (list[dict], optional): ``[dict(name='sota', num_classes=18), ...]`` in head
-            order; a sample's ``metainfo['source']`` picks its head. Defaults to the three
+        subsets (list[dict], optional): ``[dict(name='sota', num_classes=18), ...]`` in head
+            order; a sample's ``metainfo['subset']`` picks its head. Defaults to the three
             SAMRS subsets in paper order: sota (18), sior (20), fast (37).
         decoder (dict, optional): config of any mmseg decode head (``num_classes`` ignored).
         decoder_type (str, optional): registry name of the decode head, with its arguments
             passed as the remaining keyword arguments (``num_classes`` ignored).
-        source_loss_weights (dict, optional): loss weight per source name (default 1.0).
+        subset_loss_weights (dict, optional): loss weight per subset name (default 1.0).
         init_cfg: mmengine init config.
 
-    Training: loss = sum over the sources present in the batch of that source's loss
-    (the wrapped head's ``loss_decode``, averaged over that source's pixels), logged as
-    ``<source>.<loss name>`` and ``<source>.acc_seg``. Inference: each sample by its own
-    source; samples without one use ``test_cfg['source']`` (name a head in the config's
+    Training: loss = sum over the subsets present in the batch of that subset's loss
+    (the wrapped head's ``loss_decode``, averaged over that subset's pixels), logged as
+    ``<subset>.<loss name>`` and ``<subset>.acc_seg``. Inference: each sample by its own
+    subset; samples without one use ``test_cfg['subset']`` (name a head in the config's
     ``model.test_cfg`` to segment new images).
     """
 
-    def __init__(self, sources: Optional[Sequence[dict]] = None, decoder: Optional[dict] = None,
+    def __init__(self, subsets: Optional[Sequence[dict]] = None, decoder: Optional[dict] = None,
                  decoder_type: Optional[str] = None,
-                 source_loss_weights: Optional[Dict[str, float]] = None,
+                 subset_loss_weights: Optional[Dict[str, float]] = None,
                  init_cfg: Optional[dict] = None, **decoder_kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.class_counts = self._parse_sources(SAMRS_SOURCES if sources is None else sources)
-        self.source_names: Tuple[str, ...] = tuple(self.class_counts)
-        self.source_loss_weights = dict(source_loss_weights or {})
-        unknown = set(self.source_loss_weights) - set(self.source_names)
+        self.class_counts = self._parse_subsets(SAMRS_SUBSETS if subsets is None else subsets)
+        self.subset_names: Tuple[str, ...] = tuple(self.class_counts)
+        self.subset_loss_weights = dict(subset_loss_weights or {})
+        unknown = set(self.subset_loss_weights) - set(self.subset_names)
         if unknown:
-            raise ValueError(f'source_loss_weights names unknown sources {sorted(unknown)}; '
-                             f'heads are {list(self.source_names)}')
+            raise ValueError(f'subset_loss_weights names unknown subsets {sorted(unknown)}; '
+                             f'heads are {list(self.subset_names)}')
 
         if (decoder is None) == (decoder_type is None):
             raise ValueError('MultiHeadDecodeHead needs exactly one of decoder=dict(type=...) or '
@@ -193,13 +193,13 @@ class MultiHeadDecodeHead(BaseModule):
         decoder.pop('out_channels', None)
         self.shared_decoder = MODELS.build(decoder)
         channels = self._classifier_in_channels(self.shared_decoder)
-        self.source_heads = nn.ModuleDict({
+        self.subset_heads = nn.ModuleDict({
             name: nn.Conv2d(channels, count, kernel_size=1) for name, count in self.class_counts.items()
         })
-        for head in self.source_heads.values():
+        for head in self.subset_heads.values():
             nn.init.normal_(head.weight, mean=0.0, std=0.01)
             nn.init.zeros_(head.bias)
-        self.router = SourceRoutedClassifier(self.source_heads, self.class_counts)
+        self.router = SubsetRoutedClassifier(self.subset_heads, self.class_counts)
         # Replacing conv_seg keeps the wrapped head's forward (dropout, post-classifier ops).
         self.shared_decoder.conv_seg = self.router
 
@@ -211,20 +211,20 @@ class MultiHeadDecodeHead(BaseModule):
         self.threshold = getattr(self.shared_decoder, 'threshold', None)
 
     @staticmethod
-    def _parse_sources(sources: Sequence[dict]) -> Dict[str, int]:
-        if not sources:
-            raise ValueError('MultiHeadDecodeHead needs at least one source')
+    def _parse_subsets(subsets: Sequence[dict]) -> Dict[str, int]:
+        if not subsets:
+            raise ValueError('MultiHeadDecodeHead needs at least one subset')
         counts: Dict[str, int] = {}
-        for entry in sources:
+        for entry in subsets:
             try:
                 name, count = str(entry['name']), int(entry['num_classes'])
             except (KeyError, TypeError, ValueError):
-                raise ValueError('each source must be dict(name=str, num_classes=int), '
+                raise ValueError('each subset must be dict(name=str, num_classes=int), '
                                  f'got {entry!r}') from None
             if name in counts:
-                raise ValueError(f'source {name!r} is listed twice')
+                raise ValueError(f'subset {name!r} is listed twice')
             if count < 1:
-                raise ValueError(f'source {name!r} needs num_classes >= 1, got {count}')
+                raise ValueError(f'subset {name!r} needs num_classes >= 1, got {count}')
             counts[name] = count
         return counts
 
@@ -238,7 +238,7 @@ class MultiHeadDecodeHead(BaseModule):
 
     # ------------------------------------------------------------------ routing
     def _route(self, metas: Sequence[dict], fallback: Optional[str]) -> List[str]:
-        return route_by_source(metas, self.source_names, fallback)
+        return route_by_subset(metas, self.subset_names, fallback)
 
     def forward(self, inputs, route: Sequence[str]) -> Tensor:
         """Shared decoder once for the batch, then each sample's own classifier."""
@@ -250,32 +250,32 @@ class MultiHeadDecodeHead(BaseModule):
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs, batch_data_samples, train_cfg) -> Dict[str, Tensor]:
-        """Sum of per-source losses for a mixed batch, each logged under its source name."""
+        """Sum of per-subset losses for a mixed batch, each logged under its subset name."""
         route = self._route([sample.metainfo for sample in batch_data_samples], fallback=None)
         seg_logits = self.forward(inputs, route)
         losses: Dict[str, Tensor] = {}
         present = []
-        for source in self.source_names:
-            indices = [i for i, name in enumerate(route) if name == source]
+        for subset in self.subset_names:
+            indices = [i for i, name in enumerate(route) if name == subset]
             if not indices:
                 continue
-            present.append(source)
+            present.append(subset)
             index = torch.as_tensor(indices, device=seg_logits.device)
-            logits = self.router.select(seg_logits.index_select(0, index), source)
-            source_losses = self.shared_decoder.loss_by_feat(
+            logits = self.router.select(seg_logits.index_select(0, index), subset)
+            subset_losses = self.shared_decoder.loss_by_feat(
                 logits, [batch_data_samples[i] for i in indices])
-            weight = self.source_loss_weights.get(source, 1.0)
-            for key, value in source_losses.items():
-                losses[f'{source}.{key}'] = value * weight if 'loss' in key else value
-        add_zero_term_for_absent_heads(losses, self.source_heads, present)
+            weight = self.subset_loss_weights.get(subset, 1.0)
+            for key, value in subset_losses.items():
+                losses[f'{subset}.{key}'] = value * weight if 'loss' in key else value
+        add_zero_term_for_absent_heads(losses, self.subset_heads, present)
         return losses
 
     # ------------------------------------------------------------------ inference
     def predict(self, inputs, batch_img_metas: List[dict], test_cfg) -> Tensor:
-        """Logits resized to the input, each sample through its source's (or test_cfg's) head."""
-        fallback = (test_cfg or {}).get('source', None)
+        """Logits resized to the input, each sample through its subset's (or test_cfg's) head."""
+        fallback = (test_cfg or {}).get('subset', None)
         if fallback is not None and fallback not in self.class_counts:
-            raise KeyError(f'test_cfg.source={fallback!r} is not one of the heads '
-                           f'{list(self.source_names)}')
+            raise KeyError(f'test_cfg.subset={fallback!r} is not one of the heads '
+                           f'{list(self.subset_names)}')
         seg_logits = self.forward(inputs, self._route(batch_img_metas, fallback))
         return self.shared_decoder.predict_by_feat(seg_logits, batch_img_metas)
