@@ -97,6 +97,9 @@ fi
 
 log "installing the OpenMMLab stack and the project"
 "${pip[@]}" -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/optional.txt
+# sam2 builds from source: against the installed torch (no build isolation, which would
+# download another torch) and without its optional CUDA extension.
+SAM2_BUILD_CUDA=0 "${pip[@]}" -q --no-build-isolation -r requirements/sam2.txt
 "${pip[@]}" -q --no-deps --no-build-isolation -e .
 
 log "verifying the install"
@@ -106,7 +109,8 @@ ext = importlib.import_module('mmcv._ext')
 from mmcv.ops import nms  # noqa: F401  (needs the compiled ops)
 import samrs_mm  # noqa: F401
 import mmseg.models, mmdet.models  # noqa: F401,E401
-import torch, mmcv, mmseg, mmdet, mmengine, segment_anything  # noqa: F401,E401
+import torch, mmcv, mmseg, mmdet, mmengine, mmpretrain, segment_anything  # noqa: F401,E401
+import sam2, sam3, segment_anything_hq  # noqa: F401,E401  (the other labelling families)
 print(f'[setup] ok: torch {torch.__version__}, mmcv {mmcv.__version__} (ops: {ext.__file__}), '
       f'mmengine {mmengine.__version__}, mmseg {mmseg.__version__}, mmdet {mmdet.__version__}')
 PY
