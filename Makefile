@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean-demo
+.PHONY: setup demo test lint clean-demo
 
 setup:
 	@bash scripts/setup_env.sh
@@ -11,8 +11,12 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
-test: setup
+test: setup lint
 	@$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+# ruff.toml: pyflakes, pycodestyle and import order, line length 120.
+lint: setup
+	@$(PYTHON) -m ruff check .
 
 clean-demo:
 	rm -rf work_dirs/demo

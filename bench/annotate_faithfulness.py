@@ -27,8 +27,11 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from standalone_annotate import REPO_ROOT, load_annotate, read_rgb  # noqa: E402
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)  # run from a checkout; the engine imports without OpenMMLab
+from samrs_mm.annotate import engine as engine_mod  # noqa: E402
+from samrs_mm.annotate import precision, sam_models  # noqa: E402
+from samrs_mm.sources.image_io import load_image  # noqa: E402
 
 MASK_PATHS = {'auto': 'auto', 'batched': True, 'per-object': False}
 SPECS = ['cp', 'hbox', 'rhbox', 'hbox_mask', 'rhbox_mask', 'rbox_mask', 'hbox+cp', 'rhbox+cp',
@@ -37,10 +40,9 @@ SPECS = ['cp', 'hbox', 'rhbox', 'hbox_mask', 'rhbox_mask', 'rbox_mask', 'hbox+cp
 
 def read_dota(image_path, label_path):
     """Image and record instances (quad, its min-area rbox and hull hbox) of a DOTA file."""
-    load_annotate('prompts')  # sets up the package stand-ins, so samrs_mm.sources imports
-    from samrs_mm.sources.geometry import quad_to_hbox, quad_to_rbox
-    from samrs_mm.sources.record import Instance
-    image = read_rgb(image_path)
+    from samrs_mm.structures.boxes import quad_to_hbox, quad_to_rbox
+    from samrs_mm.structures.record import Instance
+    image = load_image(image_path)
     instances = []
     with open(label_path) as f:
         for number, line in enumerate(f, 1):
@@ -82,11 +84,9 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    engine_mod = load_annotate('engine')
-    reference = load_annotate('reference')
-    sam_models = load_annotate('sam_models')
-    precision = load_annotate('precision')
     from segment_anything import SamPredictor
+
+    from samrs_mm.annotate import reference
 
     image_path = osp.join(args.data, 'dota', 'images', 'P0706.png')
     label_path = osp.join(args.data, 'dota', 'labelTxt', 'P0706.txt')

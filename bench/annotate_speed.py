@@ -27,7 +27,7 @@ start of the method: weights, libraries and the image are already there) or the 
 allocation (GPU). ``--repeat N`` runs the four methods N times, interleaved, and keeps the
 fastest run of each (for machines shared with other work).
 
-Runs without mmcv / mmseg: the engine modules are loaded by ``standalone_annotate``.
+Runs without mmcv / mmseg: the labelling engine imports without OpenMMLab.
 ``--quick`` uses the small random test SAM and 48 objects (a CPU smoke run).
 
 Usage: python bench/annotate_speed.py [--device cpu|cuda] [--dtype float32|bfloat16] [--quick]
@@ -46,8 +46,11 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from standalone_annotate import REPO_ROOT, load_annotate, read_rgb  # noqa: E402
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)  # run from a checkout; the engine imports without OpenMMLab
+from samrs_mm.annotate import engine as engine_mod  # noqa: E402
+from samrs_mm.annotate import precision, sam_models  # noqa: E402
+from samrs_mm.sources.image_io import load_image  # noqa: E402
 
 DEFAULT_DATA = osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data'))
 
@@ -71,7 +74,7 @@ def load_input(args):
     image_path = args.image or osp.join(args.data, 'dota', 'images', 'P0706.png')
     label_path = args.labels or osp.join(args.data, 'dota', 'labelTxt', 'P0706.txt')
     if osp.isfile(image_path) and osp.isfile(label_path):
-        image = read_rgb(image_path)
+        image = load_image(image_path)
         boxes = read_dota_boxes(label_path)
         desc = f'{osp.basename(image_path)} ({image.shape[1]}x{image.shape[0]}, {len(boxes)} objects)'
     else:
@@ -138,10 +141,8 @@ def sync(device):
 
 def encode_full(mask):
     """COCO RLE of a full-resolution boolean mask, as the SAMRS scripts write it."""
-    from pycocotools import mask as mask_utils
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle['counts'] = rle['counts'].decode('ascii')
-    return rle
+    from samrs_mm.structures.rle import encode
+    return encode(mask)
 
 
 def method_a(sam, image, boxes, device, context):
@@ -235,13 +236,12 @@ def method_m(sam, image, boxes, device, context, size):
 
 def compare_rles(ours, ref):
     """(#objects whose masks differ, #differing pixels) between two lists of RLEs."""
-    from pycocotools import mask as mask_utils
+    from samrs_mm.structures.rle import decode
     objects = pixels = 0
     for a, b in zip(ours, ref):
         if a['counts'] != b['counts']:
             objects += 1
-            da = mask_utils.decode({'size': a['size'], 'counts': a['counts'].encode()})
-            db = mask_utils.decode({'size': b['size'], 'counts': b['counts'].encode()})
+            da, db = decode(a), decode(b)
             pixels += int((da != db).sum())
     return objects, pixels
 
@@ -279,10 +279,7 @@ def main(argv=None):
         print('(a) needs float32 (SamPredictor.predict cannot return bfloat16 scores): skipped')
         methods.remove('a')
 
-    engine_mod = load_annotate('engine')
-    sam_models = load_annotate('sam_models')
-    precision = load_annotate('precision')
-    from samrs_mm.sources.record import Instance
+    from samrs_mm.structures.record import Instance
 
     image, boxes, desc = load_input(args)
     instances = [Instance(class_name='object', hbox=b) for b in boxes]

@@ -49,8 +49,9 @@ def _rss_mib() -> float:
 
 
 def _build(name: str):
-    import samrs_mm  # noqa: F401  (registers the package's backbones)
     from mmseg.registry import MODELS
+
+    import samrs_mm  # noqa: F401  (registers the package's backbones)
     model = MODELS.build(dict(BACKBONES[name]))
     model.init_weights()
     model.train()  # (mmseg's backbones return None from train())
@@ -145,7 +146,8 @@ def table(rows, batch, threads) -> str:
 
 def write_docs(path: str, text: str) -> None:
     """Replace (or append) this script's marked section of ``path``."""
-    body = f'{MARK_START}\n## Backbones: forward + backward at 224 x 224 on CPU (`bench/backbones.py`)\n\n{text}\n{MARK_END}\n'
+    title = '## Backbones: forward + backward at 224 x 224 on CPU (`bench/backbones.py`)'
+    body = f'{MARK_START}\n{title}\n\n{text}\n{MARK_END}\n'
     old = open(path).read() if osp.exists(path) else '# Benchmarks\n\n'
     if MARK_START in old and MARK_END in old:
         new = old[:old.index(MARK_START)] + body + old[old.index(MARK_END) + len(MARK_END) + 1:]

@@ -19,12 +19,12 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import samrs_mm  # noqa: E402,F401
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
+import samrs_mm  # noqa: E402,F401
 from samrs_mm.datasets.multi_source_sampler import proportional_batch_sizes  # noqa: E402
 
 NORM = dict(type='BN', requires_grad=True)

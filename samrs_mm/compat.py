@@ -234,8 +234,7 @@ def fix_adjust_hue() -> None:
 
 # ----------------------------------------------------------------- CPU distributed runs
 def _accelerator_available() -> bool:
-    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
-                                 is_npu_available)
+    from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
     return is_cuda_available() or is_npu_available() or is_mlu_available() or is_musa_available()
 
 

@@ -86,7 +86,7 @@ def write_samrs_like_dataset(root, counts=None, size=64, seed=0, num_val=2):
     subset's class indices (255 border), ``train.txt`` / ``val.txt``. Object colours are a
     function of (subset, class) so a tiny model can learn them. Returns the counts used.
     """
-    from samrs_mm.sources.classes import SAMRS_CLASS_LISTS
+    from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
     counts = dict(counts or {'sota': 6, 'sior': 4, 'fast': 10})
     rng = np.random.default_rng(seed)
     for subset, count in counts.items():

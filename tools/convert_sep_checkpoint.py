@@ -28,9 +28,9 @@ ViT-family backbones: without it their position embeddings keep the SEP size.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import os.path as osp
-import math
 import re
 import sys
 from collections import Counter, OrderedDict
@@ -260,8 +260,9 @@ def main(argv=None) -> int:
     if args.config and not osp.isfile(args.config):
         print(f'error: {args.config}: config not found', file=sys.stderr)
         return 2
-    import samrs_mm  # noqa: F401  (runtime fixes: torch>=2.6 checkpoint loading; registries)
     from mmengine.runner.checkpoint import CheckpointLoader
+
+    import samrs_mm  # noqa: F401  (runtime fixes: torch>=2.6 checkpoint loading; registries)
     try:
         checkpoint = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
         state_dict, report = convert_sep_state_dict(extract_state_dict(checkpoint, args.src))

@@ -47,7 +47,7 @@ def parse_args(argv=None):
 
 def subset_classes(folder: str, override=None):
     """Class names of a subset folder (see the module docstring)."""
-    from samrs_mm.sources.classes import SAMRS_CLASS_LISTS
+    from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
     if override:
         if override.lower() in SAMRS_CLASS_LISTS:
             return list(SAMRS_CLASS_LISTS[override.lower()])
@@ -142,6 +142,7 @@ def plot_classes(path: str, name: str, classes, pixels, instances) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     from samrs_mm.datasets.samrs import make_palette
     colours = np.asarray(make_palette(len(classes))) / 255.0
     panels = [('pixels', pixels)] + ([('instances', instances)] if instances is not None else [])

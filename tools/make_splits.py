@@ -14,8 +14,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from samrs_mm.datasets.splits import (DEFAULT_VAL_RATIO, list_label_names,  # noqa: E402
-                                      split_names, write_name_list)
+from samrs_mm.datasets.splits import DEFAULT_VAL_RATIO, list_label_names, split_names, write_name_list  # noqa: E402
 
 
 def parse_args():

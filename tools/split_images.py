@@ -24,8 +24,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from samrs_mm.patches import PRESETS, PatchSettings, crop_dataset  # noqa: E402
 from samrs_mm.sources import SOURCES, build_source  # noqa: E402
-from samrs_mm.sources.split import PRESETS, SplitSettings, split_dataset  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -94,7 +94,7 @@ def source_config(args) -> dict:
     return cfg, split_cfg
 
 
-def split_settings(args, split_cfg: dict) -> SplitSettings:
+def split_settings(args, split_cfg: dict) -> PatchSettings:
     """Split settings: preset, then config values, then explicit options."""
     values = dict(split_cfg)
     preset = args.preset or values.pop('preset', None)
@@ -105,7 +105,7 @@ def split_settings(args, split_cfg: dict) -> SplitSettings:
             values[key] = getattr(args, key)
     if args.keep_empty:
         values['keep_empty'] = True
-    return SplitSettings(**values)
+    return PatchSettings(**values)
 
 
 def main(argv=None) -> int:
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     print(f'{cfg["type"]}: {len(source)} images -> {args.out_dir} '
           f'({settings.patch_size}x{settings.patch_size}, gap {settings.gap}, '
           f'rates {list(settings.rates)}, iof >= {settings.iof_thr}, {args.nproc} processes)')
-    summary = split_dataset(source, args.out_dir, settings, nproc=args.nproc,
+    summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
                             resume=not args.no_resume, progress=not args.no_progress)
     print(summary.report())
     print(f'summary written to {osp.join(args.out_dir, "split_summary.json")}')

@@ -9,9 +9,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-import samrs_mm  # noqa: E402,F401  (applies compat fixes, registers modules)
 from mmengine.config import DictAction  # noqa: E402
 
+import samrs_mm  # noqa: E402,F401  (applies compat fixes, registers modules)
 from samrs_mm.launch import build_runner, load_config  # noqa: E402
 
 

@@ -11,10 +11,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-import samrs_mm  # noqa: E402,F401  (applies compat fixes, registers modules)
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 
+import samrs_mm  # noqa: E402,F401  (applies compat fixes, registers modules)
 from samrs_mm.launch import build_runner, load_config  # noqa: E402
 
 
@@ -48,8 +48,7 @@ def main():
     cfg = load_config(args)
 
     if args.amp:
-        from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
-                                     is_npu_available)
+        from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
         if not (is_cuda_available() or is_npu_available() or is_mlu_available()
                 or is_musa_available()):
             sys.exit('error: --amp needs a GPU (or NPU / MLU / MUSA device): mmengine\'s '

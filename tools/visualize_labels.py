@@ -57,6 +57,7 @@ def _legend(classes, present, palette, width: int) -> np.ndarray:
 def render(work_dir: str, stem: str, classes, palette, alpha: float = 0.5, max_side: int = 1024) -> np.ndarray:
     """The three-panel RGB picture of one image (see the module docstring)."""
     import cv2
+
     from samrs_mm.annotate.writers import read_instances
     from samrs_mm.sources.image_io import load_image
     data = read_instances(osp.join(work_dir, 'instances', stem + '.json'))
@@ -76,7 +77,7 @@ def render(work_dir: str, stem: str, classes, palette, alpha: float = 0.5, max_s
     covered = label != 255
     overlay[covered] = (1 - alpha) * overlay[covered] + alpha * colour[covered].astype(np.float32)
     overlay = overlay.round().astype(np.uint8)
-    from pycocotools import mask as mask_utils
+    from samrs_mm.structures.rle import decode as rle_decode
     for obj in data['objects']:
         rgb = tuple(int(c) for c in palette[obj['class_index']])
         if obj.get('quad'):
@@ -86,9 +87,7 @@ def render(work_dir: str, stem: str, classes, palette, alpha: float = 0.5, max_s
             x1, y1, x2, y2 = (int(round(v)) for v in obj['hbox'])
             cv2.rectangle(boxes, (x1, y1), (x2 - 1, y2 - 1), rgb, 2)
         if obj['area'] > 0:
-            rle = dict(obj['segmentation'])
-            rle['counts'] = rle['counts'].encode('ascii')
-            mask = mask_utils.decode(rle)
+            mask = rle_decode(obj['segmentation']).astype(np.uint8)
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(overlay, contours, -1, (255, 255, 255), 1)
     gap = np.full((image.shape[0], 8, 3), 255, dtype=np.uint8)

@@ -4,11 +4,8 @@
 * :mod:`.writers`: semantic / colour PNGs, instance json, merged COCO json;
 * :mod:`.runner` (``AnnotateRunner``): a whole dataset, resumable and sharded
   (``tools/samrs_annotate.py``);
-* :mod:`.transforms`: the ``SAMAnnotate`` pipeline step, registered on import here.
+* :mod:`.transforms`: the ``SAMAnnotate`` pipeline step (registered by ``import samrs_mm``).
 
-Only the transform is imported eagerly (it registers into mmseg / mmdet); the engine and
-SAM are loaded when first used.
+Nothing is imported here, so ``import samrs_mm.annotate.engine`` needs neither OpenMMLab
+nor the writers; SAM is loaded when first used.
 """
-from .transforms import SAMAnnotate  # noqa: F401  (registers SAMAnnotate)
-
-__all__ = ['SAMAnnotate']

@@ -43,17 +43,14 @@ class ObjectMask:
 
     def decode(self) -> np.ndarray:
         """The full-image mask as an ``(H, W)`` bool array."""
-        from pycocotools import mask as mask_utils
-        rle = dict(self.rle)
-        if isinstance(rle['counts'], str):
-            rle['counts'] = rle['counts'].encode('ascii')
-        return mask_utils.decode(rle).astype(bool)
+        from ..structures.rle import decode
+        return decode(self.rle)
 
 
 @dataclass
 class AnnotateRequest:
     """One image to label: ``image`` is ``H x W x 3`` uint8 RGB; ``instances`` are record
-    :class:`~samrs_mm.sources.record.Instance` objects (or anything with ``hbox`` and
+    :class:`~samrs_mm.structures.record.Instance` objects (or anything with ``hbox`` and
     optional ``rbox`` / ``quad`` / ``origin``); ``source`` is the reader name (drives
     ``prompt='auto'``); ``name`` identifies the image in error messages (its path)."""
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence, Tuple
 
+from ..structures.rle import encode_window
 from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
 from .prompts import ObjectGeometry, PromptError, resolve_prompt_spec
 from .raster import fill_polygon
-from .rle import window_to_rle
 
 __all__ = ['BoxBackend', 'box_region']
 
@@ -51,5 +51,5 @@ class BoxBackend(AnnotationBackend):
             geometry = ObjectGeometry.from_instances(req.instances, height, width, req.name)
             for i, poly in enumerate(geometry.polygons(region)):
                 window, top, left = fill_polygon(poly, height, width)
-                rle, area, bbox = window_to_rle(window, top, left, height, width)
+                rle, area, bbox = encode_window(window, top, left, height, width)
                 yield pos, ObjectMask(index=i, rle=rle, score=1.0, area=area, bbox=bbox, prompt=region)

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .rle import _compress
+from ..structures.rle import runs_to_rle
 from .upsample import WindowedMaskUpsampler
 
 __all__ = ['ChunkMaskEncoder', 'coco_string_bytes']
@@ -115,7 +115,7 @@ class ChunkMaskEncoder:
         """``(rle, area, bbox, score)`` per object of ``low_res`` (``B x h x w`` float32), in order."""
         height, width = self.up.original_size
         table, buckets, scores_host = self._plan(low_res, scores)
-        empty = _compress([height * width], height, width)['counts']
+        empty = runs_to_rle([height * width], height, width)['counts']
         # A dict per object, as the per-object path gives (consumers may edit them).
         results = [({'size': [height, width], 'counts': empty}, 0, (0.0, 0.0, 0.0, 0.0), float(s))
                    for s in scores_host]

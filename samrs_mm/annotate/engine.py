@@ -23,9 +23,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from .backend import ANNOTATION_BACKENDS, AnnotateRequest, AnnotationBackend, ObjectMask
 from . import box_backend as _box_backend  # noqa: F401  (registers 'box')
 from . import sam_backend as _sam_backend  # noqa: F401  (registers 'segment_anything')
+from .backend import ANNOTATION_BACKENDS, AnnotateRequest, AnnotationBackend, ObjectMask
 from .prompts import PromptSpec, resolve_prompt_spec
 
 __all__ = ['ENGINE_DEFAULTS', 'EngineConfigError', 'AnnotationEngine', 'build_engine', 'check_engine_config',
@@ -138,7 +138,7 @@ class AnnotationEngine:
             yield from self.backend.annotate(group)
 
     def annotate_record(self, record, image: Optional[np.ndarray] = None) -> List[ObjectMask]:
-        """Masks of an :class:`~samrs_mm.sources.record.ImageRecord` (image loaded when not given)."""
+        """Masks of an :class:`~samrs_mm.structures.record.ImageRecord` (image loaded when not given)."""
         if image is None:
             from ..sources.image_io import load_image
             image = load_image(record)

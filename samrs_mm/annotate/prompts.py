@@ -28,7 +28,7 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..sources.geometry import hbox_to_quad, hbox_to_rbox, quad_to_rbox, rbox_to_hbox, rbox_to_quad
+from ..structures.boxes import check_boxes, complete_boxes, hbox_to_quad, hbox_to_rbox, rbox_to_hbox, rbox_to_quad
 from .raster import polygon_coverage
 
 __all__ = [
@@ -176,8 +176,9 @@ class ObjectGeometry:
                        where: str = '') -> 'ObjectGeometry':
         """Collect and check the boxes of ``instances`` (record :class:`Instance` objects).
 
-        Raises :class:`PromptError` naming the instance's origin (file and line) for
-        non-finite or inverted boxes and for boxes that lie completely outside the image.
+        Raises :class:`~samrs_mm.structures.boxes.BoxError` naming the instance's origin (file
+        and line) for non-finite or inverted boxes and for boxes that lie completely outside
+        the image.
         """
         n = len(instances)
         hbox = np.zeros((n, 4))
@@ -185,36 +186,16 @@ class ObjectGeometry:
         quad = np.zeros((n, 4, 2))
         has_rotated = np.zeros(n, dtype=bool)
         for i, inst in enumerate(instances):
-            try:
-                box = np.asarray(inst.hbox, dtype=np.float64).reshape(4)
-            except (TypeError, ValueError) as err:
-                raise PromptError(f'{_origin(inst, i, where)}: hbox must be 4 numbers, got {inst.hbox!r}') from err
-            if not np.all(np.isfinite(box)):
-                raise PromptError(f'{_origin(inst, i, where)}: hbox has non-finite values {box.tolist()}')
-            if box[2] < box[0] or box[3] < box[1]:
-                raise PromptError(f'{_origin(inst, i, where)}: hbox {box.tolist()} has x2 < x1 or y2 < y1')
-            if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
-                raise PromptError(f'{_origin(inst, i, where)}: hbox {box.tolist()} lies outside the '
-                                  f'{width}x{height} image')
-            hbox[i] = box
-            r = getattr(inst, 'rbox', None)
-            q = getattr(inst, 'quad', None)
-            if r is not None:
-                r = np.asarray(r, dtype=np.float64).reshape(-1)
-                if r.shape != (5,) or not np.all(np.isfinite(r)) or r[2] < 0 or r[3] < 0:
-                    raise PromptError(f'{_origin(inst, i, where)}: rbox must be finite (cx, cy, w, h, theta) '
-                                      f'with w, h >= 0, got {r.tolist()}')
-                rbox[i] = r
-                has_rotated[i] = True
-            elif q is not None:
-                q = np.asarray(q, dtype=np.float64)
-                if q.shape != (4, 2) or not np.all(np.isfinite(q)):
-                    raise PromptError(f'{_origin(inst, i, where)}: quad must be 4 finite (x, y) points, got {q.tolist()}')
-                rbox[i] = quad_to_rbox(q)
-                has_rotated[i] = True
-            else:
-                rbox[i] = hbox_to_rbox(box)
-            quad[i] = np.asarray(q, dtype=np.float64) if q is not None else rbox_to_quad(rbox[i])
+            origin = _origin(inst, i, where)
+            boxes = complete_boxes(inst.hbox, getattr(inst, 'quad', None), getattr(inst, 'rbox', None),
+                                   path=origin)
+            # A point-sized box is still a prompt SAM can take.
+            check_boxes(boxes, width=width, height=height, allow_zero_size=True, path=origin)
+            hbox[i] = boxes.hbox
+            has_rotated[i] = boxes.rbox is not None
+            # Objects without a rotated box take their hbox at angle 0 for the rotated prompts.
+            rbox[i] = boxes.rbox if has_rotated[i] else hbox_to_rbox(boxes.hbox)
+            quad[i] = boxes.quad if boxes.quad is not None else rbox_to_quad(rbox[i])
         return cls(hbox=hbox, rbox=rbox, has_rotated=has_rotated, quad=quad)
 
     def centers(self) -> np.ndarray:

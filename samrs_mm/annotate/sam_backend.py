@@ -29,6 +29,7 @@ from typing import Dict, Iterator, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..structures.rle import empty_rle
 from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
 from .batch_size import PromptBatchSizer
 from .chunk_masks import ChunkMaskEncoder
@@ -36,7 +37,7 @@ from .decoder import PromptBatchDecoder
 from .encoder import ChunkedImageEncoder
 from .precision import tf32_scope
 from .prompts import ObjectGeometry, PromptSpec, SamPromptBuilder, resolve_prompt_spec
-from .rle import empty_rle, window_to_rle
+from .rle import window_to_rle
 from .sam_models import build_sam_model
 from .upsample import WindowedMaskUpsampler
 
@@ -135,7 +136,7 @@ class SamBackend(AnnotationBackend):
 
     @torch.no_grad()
     def encode(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Image embeddings ``n x C x h x w`` of RGB uint8 images, exactly as ``SamPredictor.set_image`` prepares them."""
+        """Image embeddings ``n x C x h x w`` of RGB uint8 images, prepared as ``SamPredictor.set_image`` does."""
         inputs = []
         for image in images:
             resized = self.transform.apply_image(image)

@@ -44,8 +44,7 @@ def build_tiny_test_sam() -> 'torch.nn.Module':
     post-processing are exercised exactly), but a 2-block, 32-wide encoder and a 32-wide
     decoder. Built from ``segment_anything``'s own modules; only meaningful with random weights.
     """
-    from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
-                                           TwoWayTransformer)
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
     dim = 32
     sam = Sam(
         image_encoder=ImageEncoderViT(

@@ -17,8 +17,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 
-from ..sources import geometry as G
-from ..sources.record import Instance
+from ..structures import boxes as G
+from ..structures.record import Instance
 from .writers import OVERLAP_RULES, compose_semantic
 
 __all__ = ['SAMAnnotate', 'boxes_to_instances']
@@ -52,22 +52,15 @@ def boxes_to_instances(boxes, labels=None, box_type: Optional[str] = None) -> Li
     labels = np.zeros(len(arr), dtype=np.int64) if labels is None else np.asarray(labels).reshape(-1)
     if len(labels) != len(arr):
         raise ValueError(f'{len(arr)} boxes but {len(labels)} labels')
+    if kind not in ('hbox', 'rbox', 'qbox'):
+        raise ValueError(f"box_type must be 'hbox', 'rbox' or 'qbox', got {kind!r}")
     instances = []
     for i, (box, label) in enumerate(zip(arr, labels)):
         where = f'gt_bboxes[{i}]'
-        if kind == 'hbox':
-            inst = Instance(class_name=str(int(label)), hbox=box.copy(), class_index=int(label), origin=where)
-        elif kind == 'rbox':
-            rbox = G.normalize_angle_le90(box)
-            inst = Instance(class_name=str(int(label)), hbox=G.rbox_to_hbox(rbox), rbox=rbox,
-                            quad=G.rbox_to_quad(rbox), class_index=int(label), origin=where)
-        elif kind == 'qbox':
-            quad = box.reshape(4, 2)
-            inst = Instance(class_name=str(int(label)), hbox=G.quad_to_hbox(quad), rbox=G.quad_to_rbox(quad),
-                            quad=quad, class_index=int(label), origin=where)
-        else:
-            raise ValueError(f"box_type must be 'hbox', 'rbox' or 'qbox', got {kind!r}")
-        instances.append(inst)
+        given = {'hbox': dict(hbox=box), 'rbox': dict(rbox=box), 'qbox': dict(quad=box)}[kind]
+        geo = G.complete_boxes(**given, path=where)
+        instances.append(Instance(class_name=str(int(label)), hbox=geo.hbox, rbox=geo.rbox, quad=geo.quad,
+                                  class_index=int(label), origin=where))
     return instances
 
 

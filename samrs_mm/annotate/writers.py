@@ -32,7 +32,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from ..sources.masks import decode_crop
+from ..fileio import atomic_open, atomic_write, temp_path
+from ..structures.rle import decode_window, text_rle
 
 __all__ = ['OVERLAP_RULES', 'COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'paint_order',
            'compose_semantic',
@@ -92,7 +93,7 @@ def compose_semantic(masks: Sequence, class_indices: Sequence[int], height: int,
             raise ValueError(f'mask of object {i} is {size[1]}x{size[0]}, the image {width}x{height}')
         # Only the mask's bounding box can hold pixels: paint that window, not the whole image.
         x, y, w, h = (int(round(v)) for v in mask.bbox)
-        label[y:y + h, x:x + w][decode_crop(mask.rle, x, y, w, h)] = cls
+        label[y:y + h, x:x + w][decode_window(mask.rle, x, y, w, h)] = cls
     return label
 
 
@@ -149,24 +150,16 @@ def _encode_geotiff(label: np.ndarray, georef: dict, ignore_index: int) -> Optio
 
 
 class AtomicFiles:
-    """Writes files atomically: temporary file under ``tmp_dir`` (same file system), then rename."""
+    """Atomic writes (:mod:`samrs_mm.fileio`) whose temporary files live under ``tmp_dir``,
+    one folder per process inside the work dir, so a killed run's leftovers are found and
+    removed in one place."""
 
     def __init__(self, tmp_dir: str) -> None:
         self.tmp_dir = tmp_dir
-        self._counter = 0
-
-    def _tmp_path(self, path: str) -> str:
-        os.makedirs(self.tmp_dir, exist_ok=True)
-        self._counter += 1
-        return osp.join(self.tmp_dir, f'{os.getpid()}-{self._counter}-{osp.basename(path)}')
 
     def write_bytes(self, path: str, data: bytes) -> None:
         """Write ``data`` to ``path``; readers see the old file or the complete new one."""
-        os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-        tmp = self._tmp_path(path)
-        with open(tmp, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, data, self.tmp_dir)
 
     def write_json(self, path: str, obj: Any, indent: Optional[int] = None) -> None:
         """Write ``obj`` as deterministic json (compact unless ``indent``)."""
@@ -177,7 +170,7 @@ class AtomicFiles:
     def place_file(self, src: str, path: str, mode: str) -> None:
         """Put a copy (``'copy'``), hard link (``'link'``, copy across devices) or symlink of ``src`` at ``path``."""
         os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-        tmp = self._tmp_path(path)
+        tmp = temp_path(path, self.tmp_dir)
         if mode == 'symlink':
             os.symlink(osp.abspath(src), tmp)
         elif mode == 'link':
@@ -198,11 +191,6 @@ class ImageResult:
     objects: int = 0
     empty_masks: int = 0
     class_counts: Dict[str, int] = field(default_factory=dict)
-
-
-def _counts_text(counts) -> str:
-    """RLE counts as text (pycocotools gives bytes, the engine str)."""
-    return counts.decode('ascii') if isinstance(counts, bytes) else str(counts)
 
 
 def _floats(values) -> Optional[List[float]]:
@@ -335,7 +323,7 @@ class LabelWriter:
                 rbox=_floats(inst.rbox),
                 quad=None if inst.quad is None else [_floats(p) for p in np.asarray(inst.quad).reshape(-1, 2)],
                 difficult=bool(inst.difficult),
-                segmentation=dict(size=[int(v) for v in mask.rle['size']], counts=_counts_text(mask.rle['counts'])),
+                segmentation=text_rle(mask.rle),
                 bbox=[float(v) for v in mask.bbox],
                 area=int(mask.area),
                 # SAM's float32 score to 6 decimals: the last bits depend on the decoder's
@@ -419,15 +407,14 @@ def merge_annotations(work_dir: str, stems: Iterable[str], classes: Sequence[str
     files = files or AtomicFiles(osp.join(work_dir, TMP_DIR_NAME, f'pid{os.getpid()}'))
     name_to_id = {name: i + 1 for i, name in enumerate(classes)}
     categories = [dict(id=i + 1, name=name) for i, name in enumerate(classes)]
-    tmp = files._tmp_path(out_path)
-    ann_tmp = files._tmp_path(out_path + '.annotations')
-    os.makedirs(osp.dirname(out_path) or '.', exist_ok=True)
+    ann_tmp = temp_path(out_path + '.annotations', files.tmp_dir)
     n_images = n_anns = n_empty = 0
     class_counts = {name: 0 for name in classes}
     compact = dict(separators=(',', ':'), ensure_ascii=False)
     # Images and annotations are two lists of one json object: stream each into its own
     # file in a single pass over the instance files, then join them.
-    with open(tmp, 'w', encoding='utf-8') as f, open(ann_tmp, 'w+', encoding='utf-8') as fa:
+    with atomic_open(out_path, 'w', files.tmp_dir, encoding='utf-8') as f, \
+            open(ann_tmp, 'w+', encoding='utf-8') as fa:
         f.write('{"info":' + json.dumps(dict(description=description, version='1.0'), **compact))
         f.write(',"licenses":[]')
         f.write(',"categories":' + json.dumps(categories, **compact))
@@ -455,5 +442,4 @@ def merge_annotations(work_dir: str, stems: Iterable[str], classes: Sequence[str
         shutil.copyfileobj(fa, f)
         f.write(']}\n')
     os.remove(ann_tmp)
-    os.replace(tmp, out_path)
     return dict(images=n_images, annotations=n_anns, empty_masks=n_empty, class_counts=class_counts)

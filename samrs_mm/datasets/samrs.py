@@ -23,7 +23,7 @@ from typing import List, Sequence, Tuple
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from samrs_mm.sources.classes import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
+from samrs_mm.structures.classes import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
 
 
 def make_palette(num_classes: int) -> List[List[int]]:

@@ -8,6 +8,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from samrs_mm.fileio import atomic_open
+
 # Paper Sec. 4.1 / Table 9: 5% of every subset validates (88,685 train / 4,667 val).
 DEFAULT_VAL_RATIO = 0.05
 
@@ -50,7 +52,5 @@ def list_label_names(subset_dir: str, label_dir: str = 'semantic',
 
 def write_name_list(path: str, names: Sequence[str]) -> None:
     """Write one name per line, atomically (a crash never leaves half a list)."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_open(path, 'w') as f:
         f.write(''.join(f'{name}\n' for name in names))
-    os.replace(tmp, path)

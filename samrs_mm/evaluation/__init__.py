@@ -1,4 +1,4 @@
 """Metrics registered into ``mmseg.registry.METRICS``."""
-from .per_subset_iou import PerSubsetIoUMetric  # noqa: F401
 from .confusion_metric import ConfusionMatrixMetric, PotsdamMetric, iSAIDMetric  # noqa: F401
 from .instance_iou import InstanceMaskIoUMetric  # noqa: F401
+from .per_subset_iou import PerSubsetIoUMetric  # noqa: F401

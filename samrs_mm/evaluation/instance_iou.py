@@ -32,14 +32,10 @@ MaskLike = Union[np.ndarray, dict]
 def _as_rle(mask: MaskLike) -> dict:
     """A compressed COCO RLE with bytes counts, as pycocotools' C functions want it."""
     from pycocotools import mask as mask_utils
+
+    from ..structures.rle import pycoco_rle
     if isinstance(mask, dict):
-        rle = dict(mask)
-        if isinstance(rle['counts'], str):
-            rle['counts'] = rle['counts'].encode('ascii')
-        elif isinstance(rle['counts'], list):  # uncompressed RLE
-            height, width = rle['size']
-            rle = mask_utils.frPyObjects(rle, height, width)
-        return rle
+        return pycoco_rle(mask)
     arr = np.asfortranarray(np.asarray(mask, dtype=np.uint8))
     if arr.ndim != 2:
         raise ValueError(f'a mask must be 2-D, got shape {arr.shape}')

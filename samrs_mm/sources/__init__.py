@@ -1,18 +1,19 @@
-"""samrs_mm.sources: detection-annotation readers, one record type, box geometry, patch cropping.
+"""samrs_mm.sources: the readers of source detection datasets, each giving one record type.
 
-Entry points:
+A *source* is the detection dataset labels are made from; its *reader* turns it into
+:class:`~samrs_mm.structures.record.ImageRecord` objects. Entry points:
 
 * :func:`build_source` / :data:`SOURCES`: readers by name (``'dota'``, ``'dior'``,
   ``'fair1m'``, ``'hrsc'``, ``'isaid'``, ``'coco'``, ``'voc'``), each a lazy sequence of
-  :class:`ImageRecord`;
+  records;
 * :func:`load_image`: the one way to read an image as ``HxWx3`` uint8 RGB;
-* :mod:`.geometry`: numpy box conversions (quad / rbox / hbox);
-* :mod:`.split`: cropping large images into patches (``tools/split_images.py``).
+* the class tables that map each source's names onto the SAMRS class lists (``class_maps``).
+
+Records, boxes, masks and the class lists themselves live in :mod:`samrs_mm.structures`;
+cutting images into patches is the stage :mod:`samrs_mm.patches`.
 """
-from . import geometry
 from .base import DetectionSource
-from .class_maps import ClassMapper, SOURCE_TO_SAMRS
-from .classes import FAST_CLASSES, IGNORE_INDEX, SAMRS_CLASS_LISTS, SIOR_CLASSES, SOTA_CLASSES
+from .class_maps import SOURCE_TO_SAMRS, ClassMapper
 from .coco import COCOSource
 from .dior import DIORSource
 from .dota import DOTASource
@@ -21,14 +22,11 @@ from .fair1m import FAIR1MSource
 from .hrsc import HRSCSource
 from .image_io import load_image, read_georef
 from .isaid import ISAIDSource
-from .record import ImageRecord, Instance
 from .registry import SOURCES, build_source, register_source
 from .voc import VOCSource
 
 __all__ = [
-    'geometry', 'DetectionSource', 'ClassMapper', 'SOURCE_TO_SAMRS', 'SAMRS_CLASS_LISTS',
-    'SOTA_CLASSES', 'SIOR_CLASSES', 'FAST_CLASSES', 'IGNORE_INDEX', 'DOTASource',
-    'DIORSource', 'FAIR1MSource', 'HRSCSource', 'ISAIDSource', 'COCOSource', 'VOCSource',
-    'AnnotationError', 'ImageReadError', 'ReadStats', 'load_image', 'read_georef',
-    'ImageRecord', 'Instance', 'SOURCES', 'build_source', 'register_source',
+    'DetectionSource', 'ClassMapper', 'SOURCE_TO_SAMRS', 'DOTASource', 'DIORSource', 'FAIR1MSource',
+    'HRSCSource', 'ISAIDSource', 'COCOSource', 'VOCSource', 'AnnotationError', 'ImageReadError',
+    'ReadStats', 'load_image', 'read_georef', 'SOURCES', 'build_source', 'register_source',
 ]

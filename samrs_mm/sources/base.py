@@ -23,13 +23,11 @@ from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-import numpy as np
-
-from . import geometry as G
+from ..structures import boxes as G
+from ..structures.record import ImageRecord, Instance
 from .class_maps import ClassListArg, ClassMapper, build_class_mapper
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex
-from .record import ImageRecord, Instance
 
 
 def read_split_file(path: str) -> List[str]:
@@ -234,47 +232,14 @@ def build_instance(class_name: str, class_index: int, path: str, line: Optional[
                    *, hbox=None, quad=None, rbox=None, difficult: bool = False,
                    mask: Optional[dict] = None, width: int = 0, height: int = 0,
                    where: str = '') -> Instance:
-    """Validate the geometry of one object and fill in the boxes it implies.
-
-    From a ``quad`` the hbox is its hull and the rbox its minimum-area rectangle; from an
-    ``rbox`` the quad is its corners and (unless given) the hbox its horizontal hull. A
-    given ``hbox`` is kept as it is. Raises ``'degenerate'`` for NaN / infinite values or a
-    zero-area shape and ``'outside-image'`` when the object does not overlap the image
-    (``width`` / ``height`` > 0). Objects that only partly leave the image are kept
-    unchanged: DOTA-style labels routinely run a few pixels past the border.
-    """
-    values = [np.asarray(v, dtype=np.float64) for v in (hbox, quad, rbox) if v is not None]
-    if not values:
+    """One object of a reader: its boxes completed and checked (:func:`~samrs_mm.structures.boxes.complete_boxes`,
+    :func:`~samrs_mm.structures.boxes.check_boxes`: zero-size shapes are ``'degenerate'``, an
+    object that does not overlap the ``width x height`` image ``'outside-image'``), with its
+    origin ``file:line`` (or ``file#where``) for later error messages."""
+    if hbox is None and quad is None and rbox is None:
         raise ValueError('build_instance needs a hbox, quad or rbox')
-    if not all(np.all(np.isfinite(v)) for v in values):
-        raise AnnotationError('NaN or infinite coordinate', path, line, reason='degenerate',
-                              where=where)
-    if quad is not None:
-        quad = np.asarray(quad, dtype=np.float64).reshape(4, 2)
-        if G.polygon_area(quad) <= 0:
-            raise AnnotationError(f'zero-area quadrilateral {quad.ravel().tolist()}', path, line,
-                                  reason='degenerate', where=where)
-        if rbox is None:
-            rbox = G.quad_to_rbox(quad)
-        if hbox is None:
-            hbox = G.quad_to_hbox(quad)
-    if rbox is not None:
-        rbox = G.normalize_angle_le90(np.asarray(rbox, dtype=np.float64).reshape(5))
-        if rbox[2] <= 0 or rbox[3] <= 0:
-            raise AnnotationError(f'zero-size rotated box {rbox.tolist()}', path, line,
-                                  reason='degenerate', where=where)
-        if quad is None:
-            quad = G.rbox_to_quad(rbox)
-        if hbox is None:
-            hbox = G.rbox_to_hbox(rbox)
-    hbox = np.asarray(hbox, dtype=np.float64).reshape(4)
-    if not (hbox[2] > hbox[0] and hbox[3] > hbox[1]):
-        raise AnnotationError(f'degenerate box {hbox.tolist()} (needs x2 > x1 and y2 > y1)', path,
-                              line, reason='degenerate', where=where)
-    if width > 0 and height > 0:
-        if hbox[2] <= 0 or hbox[3] <= 0 or hbox[0] >= width or hbox[1] >= height:
-            raise AnnotationError(f'box {hbox.tolist()} lies outside the {width}x{height} image',
-                                  path, line, reason='outside-image', where=where)
+    boxes = G.complete_boxes(hbox, quad, rbox, path=path, line=line, where=where)
+    G.check_boxes(boxes, width=width, height=height, path=path, line=line, where=where)
     origin = f'{path}:{line}' if line is not None else (f'{path}#{where}' if where else path)
-    return Instance(class_name=class_name, hbox=hbox, class_index=class_index, rbox=rbox,
-                    quad=quad, difficult=bool(difficult), mask=mask, origin=origin)
+    return Instance(class_name=class_name, hbox=boxes.hbox, class_index=class_index, rbox=boxes.rbox,
+                    quad=boxes.quad, difficult=bool(difficult), mask=mask, origin=origin)

@@ -1,7 +1,7 @@
 """Explicit tables from each source dataset's class names to the SAMRS class lists.
 
 SOTA is built from DOTA-v2.0, SIOR from DIOR and FAST from FAIR1M-2.0 (see
-:mod:`samrs_mm.sources.classes`). The tables list every name each dataset spells in its
+:mod:`samrs_mm.structures.classes`). The tables list every name each dataset spells in its
 annotation files, so a typo in a label file is an error, not a silent new class.
 
 Lookup order of :class:`ClassMapper` for a source name:
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
-from .classes import SAMRS_CLASS_LISTS
+from ..structures.classes import SAMRS_CLASS_LISTS
 
 # DOTA v1.0 (15), v1.5 (+container-crane), v2.0 (+airport, helipad): SOTA uses DOTA's spelling.
 DOTA_V1_CLASSES = (

@@ -22,12 +22,13 @@ from typing import Dict, List, Sequence, Union
 
 import numpy as np
 
-from . import geometry as G
+from ..structures import boxes as G
+from ..structures import rle as R
+from ..structures.record import ImageRecord, Instance
 from .base import DetectionSource, build_instance
 from .class_maps import ClassMapper, build_class_mapper
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex, image_size, read_georef
-from .record import ImageRecord, Instance
 from .registry import register_source
 
 
@@ -159,10 +160,7 @@ class COCOSource(DetectionSource):
             if 'counts' not in seg or 'size' not in seg:
                 raise AnnotationError('RLE segmentation needs "counts" and "size"', self.ann_file,
                                       reason='malformed', where=where)
-            rle = mask_utils.frPyObjects(seg, *seg['size']) if isinstance(seg['counts'], list) \
-                else dict(seg)
-            if isinstance(rle['counts'], str):
-                rle['counts'] = rle['counts'].encode('ascii')
+            rle = R.pycoco_rle(seg)
             hbox = np.asarray(mask_utils.toBbox(rle), dtype=np.float64)
         else:
             polygons = [seg] if all(not isinstance(v, (list, tuple)) for v in seg) else seg
@@ -180,16 +178,10 @@ class COCOSource(DetectionSource):
             rle = mask_utils.merge(mask_utils.frPyObjects([a.tolist() for a in arrays],
                                                           height, width))
             hbox = G.polygon_to_hbox(np.concatenate(arrays).reshape(-1, 2))
-            return self._rle_text(rle), hbox
+            return R.text_rle(rle), hbox
         if list(rle['size']) != [height, width]:
             raise AnnotationError(f'RLE size {list(rle["size"])} differs from the image size '
                                   f'{[height, width]}', self.ann_file, reason='malformed',
                                   where=where)
         hbox = np.array([hbox[0], hbox[1], hbox[0] + hbox[2], hbox[1] + hbox[3]])
-        return self._rle_text(rle), hbox
-
-    @staticmethod
-    def _rle_text(rle: dict) -> dict:
-        counts = rle['counts']
-        return dict(size=[int(v) for v in rle['size']],
-                    counts=counts.decode('ascii') if isinstance(counts, bytes) else counts)
+        return R.text_rle(rle), hbox

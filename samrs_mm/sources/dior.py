@@ -20,8 +20,8 @@ import os.path as osp
 
 import numpy as np
 
+from ..structures.record import Instance
 from .base import build_instance
-from .record import Instance
 from .registry import register_source
 from .voc import VOCSource, xml_number
 from .xml_tree import XmlNode

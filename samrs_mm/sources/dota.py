@@ -24,12 +24,11 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from . import geometry as G
-from .base import (AnnotationItem, DetectionSource, build_instance, index_annotation_files,
-                   parse_float)
+from ..structures import boxes as G
+from ..structures.record import ImageRecord, Instance
+from .base import AnnotationItem, DetectionSource, build_instance, index_annotation_files, parse_float
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex, image_size
-from .record import ImageRecord, Instance
 from .registry import register_source
 
 

@@ -1,4 +1,4 @@
-"""Errors raised on bad annotation input, and the counters of lenient reading.
+"""Errors of unreadable images, and the counters of lenient reading.
 
 Every reader either raises :class:`AnnotationError` (strict mode, the default), whose message
 starts with ``file:line``, or, in lenient mode, skips the bad object or image and counts it
@@ -7,42 +7,11 @@ in a :class:`ReadStats`, which prints a summary at the end of a run.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Dict, List, Optional
+from typing import Dict, List
 
+from ..structures.errors import AnnotationError
 
-class AnnotationError(ValueError):
-    """Bad annotation or image input; carries the file and (when known) the line.
-
-    ``reason`` is a short machine-friendly key (``'malformed'``, ``'non-numeric'``,
-    ``'degenerate'``, ``'outside-image'``, ``'unknown-class'``, ``'empty'``,
-    ``'missing-image'``, ``'unreadable-image'``, ``'parse-error'``); lenient mode counts
-    skips by it.
-    """
-
-    def __init__(self, message: str, path: str = '', line: Optional[int] = None,
-                 reason: str = 'invalid', where: str = '', class_name: Optional[str] = None):
-        self.path = path
-        self.line = line
-        self.reason = reason
-        self.detail = message
-        # ``where`` replaces the line for sources without lines (e.g. "annotation id=17").
-        self.where = where
-        # The offending name of an 'unknown-class' error, for the per-class skip counts.
-        self.class_name = class_name
-        super().__init__(self._format())
-
-    @property
-    def location(self) -> str:
-        """``file:line`` (or ``file (where)``) this error points at."""
-        if self.line is not None:
-            return f'{self.path}:{self.line}'
-        if self.where:
-            return f'{self.path} ({self.where})'
-        return self.path
-
-    def _format(self) -> str:
-        loc = self.location
-        return f'{loc}: {self.detail}' if loc else self.detail
+__all__ = ['AnnotationError', 'ImageReadError', 'ReadStats']
 
 
 class ImageReadError(AnnotationError):

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..structures.record import Instance
 from .base import build_instance, parse_float
 from .errors import AnnotationError
-from .record import Instance
 from .registry import register_source
 from .voc import VOCSource
 from .xml_tree import XmlNode

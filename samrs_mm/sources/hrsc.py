@@ -32,11 +32,11 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..structures import rle as R
+from ..structures.record import ImageRecord, Instance
 from .base import build_instance, parse_float
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex
-from .masks import encode_mask
-from .record import ImageRecord, Instance
 from .registry import register_source
 from .voc import VOCSource
 from .xml_tree import XmlNode, parse_xml
@@ -161,7 +161,7 @@ class HRSCSource(VOCSource):
             if not binary.any():
                 raise AnnotationError(f'seg_color {color} does not occur in the segmentation image',
                                       path, obj.find('seg_color').line, reason='missing-mask')
-            mask = encode_mask(binary)
+            mask = R.encode(binary)
         instance = build_instance('ship', class_index, path, obj.line, hbox=hbox, rbox=rbox,
                                   difficult=difficult, mask=mask, width=width, height=height)
         class_id = obj.findtext('Class_ID')

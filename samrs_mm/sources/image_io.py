@@ -185,7 +185,7 @@ def load_image(record_or_path, stretch: Tuple[float, float] = DEFAULT_STRETCH,
                bands: Optional[Sequence[int]] = None) -> np.ndarray:
     """Read an image as ``HxWx3`` uint8 RGB; the one function every stage uses to get pixels.
 
-    ``record_or_path`` is an :class:`~samrs_mm.sources.record.ImageRecord` or a path. With a
+    ``record_or_path`` is an :class:`~samrs_mm.structures.record.ImageRecord` or a path. With a
     record, the decoded size is checked against ``record.width`` / ``record.height`` so an
     annotation that belongs to another image is caught here. Missing or undecodable files
     raise :class:`ImageReadError` naming the file.

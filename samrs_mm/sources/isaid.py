@@ -23,12 +23,12 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import geometry as G
+from ..structures import boxes as G
+from ..structures import rle as R
+from ..structures.record import ImageRecord, Instance
 from .base import DetectionSource, build_instance, read_split_file
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex, image_size
-from .record import ImageRecord, Instance
-from .masks import encode_crop
 from .registry import register_source
 
 ID_SUFFIX = '_instance_id_RGB'
@@ -154,7 +154,7 @@ class ISAIDSource(DetectionSource):
                 instances.append(build_instance(
                     class_name, class_index, id_path, hbox=np.array([x0, y0, x1, y1], float),
                     rbox=pixel_mask_rbox(crop, (x0, y0)),
-                    mask=encode_crop(crop, x0, y0, height, width), width=width, height=height,
+                    mask=R.encode_window(crop, y0, x0, height, width)[0], width=width, height=height,
                     where=where))
             except AnnotationError as exc:
                 self._handle_object_error(exc, stats)

@@ -2,7 +2,7 @@
 
 Configs describe a source as a dict (``source=dict(type='dota', ann_dir=..., img_dir=...,
 class_list='sota')``); :func:`build_source` turns it into the reader object, a lazy
-sequence of :class:`~samrs_mm.sources.record.ImageRecord`.
+sequence of :class:`~samrs_mm.structures.record.ImageRecord`.
 """
 from __future__ import annotations
 

@@ -17,15 +17,13 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-from .base import (AnnotationItem, DetectionSource, build_instance, index_annotation_files,
-                   parse_float)
+from ..structures.record import ImageRecord, Instance
+from .base import AnnotationItem, DetectionSource, build_instance, index_annotation_files, parse_float
 from .class_maps import ClassMapper, build_class_mapper
 from .errors import AnnotationError, ReadStats
 from .image_io import ImageIndex, image_size
-from .record import ImageRecord, Instance
 from .registry import register_source
 from .xml_tree import XmlNode, parse_xml
-
 
 BNDBOX_FIELDS = ('xmin', 'ymin', 'xmax', 'ymax')
 

@@ -7,8 +7,9 @@ from segment_anything.utils.transforms import ResizeLongestSide
 
 from samrs_mm.annotate.chunk_masks import ChunkMaskEncoder
 from samrs_mm.annotate.engine import EngineConfigError, build_engine
-from samrs_mm.annotate.rle import empty_rle, window_to_rle
+from samrs_mm.annotate.rle import window_to_rle
 from samrs_mm.annotate.upsample import WindowedMaskUpsampler
+from samrs_mm.structures.rle import empty_rle, runs_to_rle
 
 SIZES = [(1182, 1111), (977, 884), (800, 800), (2000, 300), (37, 53)]
 
@@ -134,7 +135,6 @@ def test_batched_masks_config(tiny_sam):
 def test_coco_strings_equal_pycocotools():
     """coco_string_bytes writes pycocotools' rleToString for every mask of a batch at once."""
     from samrs_mm.annotate.chunk_masks import coco_string_bytes
-    from samrs_mm.annotate.rle import _compress
     rng = np.random.default_rng(3)
     masks = [np.array([7]), np.array([0, 7]), np.array([3, 4]), np.array([2 ** 31 - 1])]  # single run, starts set
     for _ in range(40):
@@ -149,6 +149,6 @@ def test_coco_strings_equal_pycocotools():
     lengths = np.add.reduceat(per_count.numpy(), np.flatnonzero(first.numpy()))
     for m, length in zip(masks, lengths):
         total = int(m.sum())
-        assert text[offset:offset + length].decode('ascii') == _compress(m, 1, total)['counts']
+        assert text[offset:offset + length].decode('ascii') == runs_to_rle(m, 1, total)['counts']
         offset += int(length)
     assert offset == len(text)

@@ -4,10 +4,11 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from samrs_mm.annotate.batch_size import PromptBatchSizer
-from samrs_mm.annotate.engine import (ENGINE_DEFAULTS, AnnotateRequest, EngineConfigError, build_engine)
+from samrs_mm.annotate.engine import ENGINE_DEFAULTS, AnnotateRequest, EngineConfigError, build_engine
 from samrs_mm.annotate.prompts import PromptError
 from samrs_mm.annotate.sam_models import SamBuildError
-from samrs_mm.sources.record import Instance
+from samrs_mm.structures.boxes import BoxError
+from samrs_mm.structures.record import Instance
 
 
 def blank(h=64, w=80):
@@ -55,7 +56,7 @@ def test_box_outside_the_image_names_the_line(tiny_sam):
     engine = build_engine(dict(prompt='hbox'), model=tiny_sam)
     inst = [Instance('a', hbox=np.array([1., 1., 9., 9.])),
             Instance('b', hbox=np.array([90., 1., 99., 9.]), origin='P0001.txt:5')]
-    with pytest.raises(PromptError, match=r'P0001\.txt:5: hbox .* lies outside the 80x64 image'):
+    with pytest.raises(BoxError, match=r'P0001\.txt:5: hbox .* lies outside the 80x64 image'):
         engine.annotate(blank(), inst)
 
 
@@ -76,13 +77,15 @@ def test_object_masks_are_consistent(tiny_sam, deepforest_sample):
         assert full.shape == (400, 400) and m.rle['size'] == [400, 400]
         assert isinstance(m.rle['counts'], str)
         assert m.area == full.sum() == mask_utils.area({'size': [400, 400], 'counts': m.rle['counts'].encode()})
-        np.testing.assert_array_equal(m.bbox, mask_utils.toBbox({'size': [400, 400], 'counts': m.rle['counts'].encode()}))
+        coco = {'size': [400, 400], 'counts': m.rle['counts'].encode()}
+        np.testing.assert_array_equal(m.bbox, mask_utils.toBbox(coco))
         assert m.prompt == 'hbox' and np.isfinite(m.score)
         assert m.empty == (m.area == 0)
 
 
 def test_annotate_record_loads_the_image(tiny_sam, shared_data):
     import os.path as osp
+
     from samrs_mm.sources import build_source
     rec = build_source(type='dior', ann_dir=osp.join(shared_data, 'dior/Annotations/Oriented Bounding Boxes'))[0]
     engine = build_engine(dict(prompt='auto'), model=tiny_sam)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from samrs_mm.annotate.engine import build_engine
-from samrs_mm.sources.record import Instance
+from samrs_mm.structures.record import Instance
 
 
 class PeakRSS:

@@ -5,7 +5,7 @@ import torch
 
 from samrs_mm.annotate.engine import EngineConfigError, build_engine
 from samrs_mm.annotate.precision import _NEW_API, describe_tf32, tf32_scope, tf32_state
-from samrs_mm.sources.record import Instance
+from samrs_mm.structures.record import Instance
 
 NODES = [('generic', 'all'), ('cuda', 'all'), ('cuda', 'conv'), ('cuda', 'rnn'), ('cuda', 'matmul'),
          ('mkldnn', 'all'), ('mkldnn', 'matmul'), ('mkldnn', 'conv'), ('mkldnn', 'rnn')]

@@ -7,11 +7,18 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from samrs_mm.annotate.prompts import (ObjectGeometry, PromptError, PromptSpec, SamPromptBuilder,
-                                       mask_prompt_maps, parse_prompt_spec, resolve_prompt_spec)
+from samrs_mm.annotate.prompts import (
+    ObjectGeometry,
+    PromptError,
+    PromptSpec,
+    SamPromptBuilder,
+    mask_prompt_maps,
+    parse_prompt_spec,
+    resolve_prompt_spec,
+)
 from samrs_mm.annotate.raster import fill_polygon
-from samrs_mm.sources.geometry import rbox_to_quad
-from samrs_mm.sources.record import Instance
+from samrs_mm.structures.boxes import BoxError, rbox_to_quad
+from samrs_mm.structures.record import Instance
 
 
 # ---------------------------------------------------------------- specs
@@ -85,7 +92,7 @@ def test_center_point_by_hand():
 ])
 def test_bad_boxes_name_the_origin(hbox, message):
     inst = Instance('ship', hbox=np.array(hbox, dtype=float), origin='labels/P0001.txt:7')
-    with pytest.raises(PromptError, match=message) as err:
+    with pytest.raises(BoxError, match=message) as err:
         ObjectGeometry.from_instances([inst], 100, 100)
     assert 'labels/P0001.txt:7' in str(err.value)
 
@@ -93,7 +100,7 @@ def test_bad_boxes_name_the_origin(hbox, message):
 def test_bad_box_without_origin_names_image_and_index():
     good = Instance('ship', hbox=np.array([1., 1., 5., 5.]))
     bad = Instance('ship', hbox=np.array([1., 1., 5., 5.]), rbox=np.array([1, 1, -2, 3, 0.]))
-    with pytest.raises(PromptError, match=r'img\.png instance #1: rbox'):
+    with pytest.raises(BoxError, match=r'img\.png instance #1: rbox'):
         ObjectGeometry.from_instances([good, bad], 100, 100, where='img.png')
 
 

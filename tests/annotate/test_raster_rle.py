@@ -1,14 +1,13 @@
 """The pixel-inclusion rule of box regions, and COCO RLE from mask windows."""
 import numpy as np
 import pytest
+import torch
 from pycocotools import mask as mask_utils
 from shapely.geometry import Point, Polygon
 
 from samrs_mm.annotate.raster import fill_polygon, polygon_coverage
-import torch
-
-from samrs_mm.annotate import rle as rle_module
-from samrs_mm.annotate.rle import empty_rle, window_to_rle
+from samrs_mm.annotate.rle import scan_window_torch, window_to_rle
+from samrs_mm.structures.rle import empty_rle, scan_window
 
 
 def full(poly, h, w):
@@ -102,8 +101,8 @@ def test_device_scan_equals_host_scan():
     for _ in range(50):
         win = rng.random((int(rng.integers(1, 30)), int(rng.integers(1, 30)))) < 0.4
         top, left = int(rng.integers(0, 10)), int(rng.integers(0, 10))
-        host = rle_module._scan_numpy(win, top, left, 45)
-        device = rle_module._scan_torch(torch.from_numpy(win), top, left, 45)
+        host = scan_window(win, top, left, 45)
+        device = scan_window_torch(torch.from_numpy(win), top, left, 45)
         if host is None:
             assert device is None
             continue

@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from samrs_mm.annotate.sam_models import (SAM_MODEL_TYPES, SamBuildError, build_sam_model,
-                                          register_sam_model)
+from samrs_mm.annotate.sam_models import SAM_MODEL_TYPES, SamBuildError, build_sam_model, register_sam_model
 
 
 def test_needs_a_checkpoint_or_the_random_flag():

@@ -47,8 +47,8 @@ def test_registered_in_mmseg_and_mmdet():
 
 
 def test_mmdet_pipeline_box_backend(image_file):
-    from mmengine.registry import DefaultScope
     from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('mmdet'):
         pipeline = Compose([
             dict(type='LoadImageFromFile'),
@@ -65,8 +65,8 @@ def test_mmdet_pipeline_box_backend(image_file):
 
 
 def test_mmseg_pipeline_moves_the_new_label_with_the_image():
-    from mmseg.registry import TRANSFORMS
     from mmengine.dataset import Compose
+    from mmseg.registry import TRANSFORMS
     rgb = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
     pipeline = Compose([
         TRANSFORMS.build(dict(type='SAMAnnotate', engine=dict(backend='box'), prompt='hbox', channel_order='rgb',

@@ -9,9 +9,16 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from samrs_mm.annotate.backend import ObjectMask
-from samrs_mm.annotate.writers import (AtomicFiles, LabelWriter, compose_semantic, encode_gray_png,
-                                       encode_palette_png, merge_annotations, paint_order)
-from samrs_mm.sources.record import ImageRecord, Instance
+from samrs_mm.annotate.writers import (
+    AtomicFiles,
+    LabelWriter,
+    compose_semantic,
+    encode_gray_png,
+    encode_palette_png,
+    merge_annotations,
+    paint_order,
+)
+from samrs_mm.structures.record import ImageRecord, Instance
 
 
 def object_mask(mask, index=0, score=0.9, prompt='hbox'):
@@ -112,7 +119,7 @@ def _record(tmp_path, instances, name='scene.png', h=8, w=10):
 
 def test_label_writer_files_and_instance_json(tmp_path):
     from samrs_mm.datasets.samrs import make_palette
-    from samrs_mm.sources.classes import SOTA_CLASSES
+    from samrs_mm.structures.classes import SOTA_CLASSES
     insts = [Instance('plane', np.array([0., 0, 6, 6]), class_index=4,
                       rbox=np.array([3., 3, 6, 6, 0]), quad=np.array([[0., 0], [6, 0], [6, 6], [0, 6]])),
              Instance('ship', np.array([2., 2, 4, 4]), class_index=5)]
@@ -143,7 +150,7 @@ def test_label_writer_files_and_instance_json(tmp_path):
 
 
 def test_label_writer_refuses_a_second_image_with_the_same_stem(tmp_path):
-    from samrs_mm.sources.classes import SOTA_CLASSES
+    from samrs_mm.structures.classes import SOTA_CLASSES
     writer = LabelWriter(str(tmp_path / 'work'), SOTA_CLASSES)
     writer.write(_record(tmp_path, []), [], 'abc')
     other_dir = tmp_path / 'other'
@@ -155,7 +162,8 @@ def test_label_writer_refuses_a_second_image_with_the_same_stem(tmp_path):
 
 def test_merge_annotations_pycocotools_round_trip(tmp_path):
     from pycocotools.coco import COCO
-    from samrs_mm.sources.classes import SOTA_CLASSES
+
+    from samrs_mm.structures.classes import SOTA_CLASSES
     writer = LabelWriter(str(tmp_path / 'work'), SOTA_CLASSES)
     m_plane, m_ship = box(8, 10, 0, 6, 0, 6), box(8, 10, 2, 4, 7, 9)
     rec_a = _record(tmp_path, [Instance('plane', np.array([0., 0, 6, 6]), 4),
@@ -183,7 +191,7 @@ def test_merge_annotations_pycocotools_round_trip(tmp_path):
 
 def test_box_window_decode_equals_pycocotools_decode():
     """The writer paints each object's box window, decoded from the RLE runs alone."""
-    from samrs_mm.sources.masks import decode_crop, rle_runs
+    from samrs_mm.structures.rle import decode_window, rle_runs
     rng = np.random.default_rng(0)
     for trial in range(40):
         h, w = rng.integers(1, 60, size=2)
@@ -200,6 +208,6 @@ def test_box_window_decode_equals_pycocotools_decode():
         rle['counts'] = rle['counts'].decode('ascii')
         bbox = mask_utils.toBbox(dict(rle, counts=rle['counts'].encode()))
         x, y, bw, bh = (int(v) for v in bbox)
-        np.testing.assert_array_equal(decode_crop(rle, x, y, bw, bh), mask[y:y + bh, x:x + bw])
+        np.testing.assert_array_equal(decode_window(rle, x, y, bw, bh), mask[y:y + bh, x:x + bw])
         # Any window of the image, not only the tight box.
-        np.testing.assert_array_equal(decode_crop(rle, 0, 0, w, h), mask)
+        np.testing.assert_array_equal(decode_window(rle, 0, 0, w, h), mask)

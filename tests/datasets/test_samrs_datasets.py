@@ -9,8 +9,8 @@ import samrs_mm  # noqa: F401
 from samrs_mm.datasets import FASTDataset, SIORDataset, SOTADataset
 from samrs_mm.datasets.samrs import make_palette
 from samrs_mm.datasets.splits import split_names
-from samrs_mm.datasets.transforms import RandomGamma, RandomRot90
 from samrs_mm.datasets.subset_tagging import TagSubset
+from samrs_mm.datasets.transforms import RandomGamma, RandomRot90
 from tests.conftest import run_tool
 from tests.toy_data import write_samrs_like_dataset
 

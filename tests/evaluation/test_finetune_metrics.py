@@ -4,9 +4,13 @@ import pytest
 import torch
 from mmseg.evaluation import IoUMetric
 
-from samrs_mm.evaluation.confusion_metric import (ConfusionMatrixMetric, PotsdamMetric,
-                                                  confusion_matrix, iSAIDMetric,
-                                                  scores_from_confusion)
+from samrs_mm.evaluation.confusion_metric import (
+    ConfusionMatrixMetric,
+    PotsdamMetric,
+    confusion_matrix,
+    iSAIDMetric,
+    scores_from_confusion,
+)
 
 POTSDAM6 = ('impervious_surface', 'building', 'low_vegetation', 'tree', 'car', 'clutter')
 

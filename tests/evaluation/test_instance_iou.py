@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from samrs_mm.evaluation.instance_iou import (InstanceIoUAccumulator, InstanceMaskIoUMetric, intersection_union,
-                                              miou_instance, miou_pixel, paired_intersection_union)
+from samrs_mm.evaluation.instance_iou import (
+    InstanceIoUAccumulator,
+    InstanceMaskIoUMetric,
+    intersection_union,
+    miou_instance,
+    miou_pixel,
+    paired_intersection_union,
+)
 
 
 def square(y0, y1, x0, x1, shape=(6, 6)):

@@ -12,13 +12,17 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from mmseg.models.backbones.beit import BEiT
+from mmseg.registry import MODELS
 from scipy.interpolate import RectBivariateSpline
 
 import samrs_mm  # noqa: F401
-from mmseg.models.backbones.beit import BEiT
-from mmseg.registry import MODELS
-from samrs_mm.models.backbones import (BEiTBackbone, UnmappableKeysError, convert_checkpoint,
-                                       resize_relative_position_table)
+from samrs_mm.models.backbones import (
+    BEiTBackbone,
+    UnmappableKeysError,
+    convert_checkpoint,
+    resize_relative_position_table,
+)
 
 from . import official_layouts as official
 

@@ -1,9 +1,9 @@
 """InternImage: registration, published sizes, forward/backward, options."""
 import pytest
 import torch
+from mmseg.registry import MODELS
 
 import samrs_mm  # noqa: F401
-from mmseg.registry import MODELS
 from samrs_mm.models.backbones import InternImage
 
 from .backbone_checks import count_params, forward_backward

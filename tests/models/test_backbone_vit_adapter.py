@@ -2,9 +2,9 @@
 import pytest
 import torch
 from mmcv.ops import MultiScaleDeformableAttention
+from mmseg.registry import MODELS
 
 import samrs_mm  # noqa: F401
-from mmseg.registry import MODELS
 from samrs_mm.models.backbones import ViTAdapter
 from samrs_mm.models.backbones.vit_adapter import DeformableCrossAttention
 

@@ -3,9 +3,9 @@ import math
 
 import pytest
 import torch
+from mmseg.registry import MODELS
 
 import samrs_mm  # noqa: F401
-from mmseg.registry import MODELS
 from samrs_mm.models.backbones import RotatedVariedSizeWindowAttention, ViTRVSA
 
 from .backbone_checks import count_params, forward_backward

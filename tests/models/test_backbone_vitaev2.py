@@ -3,9 +3,9 @@ import math
 
 import pytest
 import torch
+from mmseg.registry import MODELS
 
 import samrs_mm  # noqa: F401
-from mmseg.registry import MODELS
 from samrs_mm.models.backbones import ViTAEv2
 from samrs_mm.models.backbones.vitaev2 import TokenAttention, window_merge, window_partition
 

@@ -11,11 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from mmseg.registry import MODELS
 
 import samrs_mm  # noqa: F401
-from mmseg.registry import MODELS
-from samrs_mm.models.backbones import (CheckpointShapeError, UnmappableKeysError, convert_checkpoint,
-                                       extract_state_dict)
+from samrs_mm.models.backbones import CheckpointShapeError, UnmappableKeysError, convert_checkpoint, extract_state_dict
 from samrs_mm.models.backbones.pretrained import _swin_merge_order
 from tests.conftest import run_tool
 
@@ -143,7 +142,8 @@ def test_deit_weights_give_identical_features_in_mmseg_vit():
               'patch_embed.proj.bias': (dims, ), 'head.weight': (10, dims), 'head.bias': (10, )}
     for i in range(depth):
         p = f'blocks.{i}.'
-        shapes.update({p + 'norm1.weight': (dims, ), p + 'norm1.bias': (dims, ), p + 'attn.qkv.weight': (3 * dims, dims),
+        shapes.update({p + 'norm1.weight': (dims, ), p + 'norm1.bias': (dims, ),
+                       p + 'attn.qkv.weight': (3 * dims, dims),
                        p + 'attn.qkv.bias': (3 * dims, ), p + 'attn.proj.weight': (dims, dims),
                        p + 'attn.proj.bias': (dims, ), p + 'norm2.weight': (dims, ), p + 'norm2.bias': (dims, ),
                        p + 'mlp.fc1.weight': (4 * dims, dims), p + 'mlp.fc1.bias': (4 * dims, ),
@@ -252,7 +252,8 @@ def test_internimage_and_rvsa_init_cfg_loading(tmp_path):
     torch.save({'model': state}, path)
     model = MODELS.build(dict(type='InternImage', init_cfg=dict(type='Pretrained', checkpoint=path)))
     model.init_weights()
-    torch.testing.assert_close(model.stages[1].blocks[2].dcn.offset.weight, state['levels.1.blocks.2.dcn.offset.weight'])
+    torch.testing.assert_close(model.stages[1].blocks[2].dcn.offset.weight,
+                               state['levels.1.blocks.2.dcn.offset.weight'])
     assert torch.all(model.stages[0].blocks[0].gamma1 == 1.0)
 
 

@@ -4,9 +4,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
+from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
 import samrs_mm  # noqa: F401
-from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
 # config -> (backbone type, lr, weight decay, layer decay, constructor, init checkpoint fragment)
 CONFIGS = {

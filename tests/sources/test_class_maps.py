@@ -1,11 +1,21 @@
 """The explicit class tables: complete, onto the SAMRS lists, and the mapper's lookup rules."""
 import pytest
 
-from samrs_mm.sources import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
-from samrs_mm.sources.class_maps import (DIOR_TO_SIOR, DOTA_TO_SOTA, DOTA_V1_CLASSES,
-                                         DOTA_V15_CLASSES, DOTA_V2_CLASSES, FAIR1M_TO_FAST,
-                                         ISAID_TO_SOTA, SOURCE_TO_SAMRS, ClassMapper,
-                                         build_class_mapper, fold_name, resolve_class_list)
+from samrs_mm.sources.class_maps import (
+    DIOR_TO_SIOR,
+    DOTA_TO_SOTA,
+    DOTA_V1_CLASSES,
+    DOTA_V2_CLASSES,
+    DOTA_V15_CLASSES,
+    FAIR1M_TO_FAST,
+    ISAID_TO_SOTA,
+    SOURCE_TO_SAMRS,
+    ClassMapper,
+    build_class_mapper,
+    fold_name,
+    resolve_class_list,
+)
+from samrs_mm.structures.classes import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
 
 
 def test_dota_versions():

@@ -5,8 +5,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from samrs_mm.sources import (FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES, SOURCES, build_source,
-                              geometry as G, load_image)
+from samrs_mm.sources import SOURCES, build_source, load_image
+from samrs_mm.structures import boxes as G
+from samrs_mm.structures.classes import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
 
 DIOR_HBB = 'dior/Annotations/Horizontal Bounding Boxes'
 DIOR_OBB = 'dior/Annotations/Oriented Bounding Boxes'

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT, run_tool
-from tests.toy_data import write_samrs_like_dataset, write_tiny_sep_config
 from tests.tools.test_potsdam_converter import make_potsdam_release
+from tests.toy_data import write_samrs_like_dataset, write_tiny_sep_config
 
 FINETUNE = osp.join(REPO_ROOT, 'configs', 'finetune', 'potsdam',
                     'upernet_r50-imp-sep_8xb1-80k_potsdam-512x512.py')

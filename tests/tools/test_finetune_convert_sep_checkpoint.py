@@ -115,6 +115,7 @@ def test_command_line_writes_an_mmengine_checkpoint(tmp_path):
     assert "4 x SEP classifier of subset 'sota'" in proc.stdout
 
     from mmengine.runner.checkpoint import _load_checkpoint
+
     import samrs_mm  # noqa: F401  (torch >= 2.6 loading fix)
     checkpoint = _load_checkpoint(str(dst), map_location='cpu')
     assert set(checkpoint) == {'meta', 'state_dict'}

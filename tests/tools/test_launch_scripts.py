@@ -67,8 +67,9 @@ def test_slurm_test_and_annotate_defaults(recorded, repo_root):
         'cfg.py', 'ckpt.pth', '--launcher', 'slurm', '--show-dir', 'out']
     # No WORK_DIR: nothing is added for it.
     run_tool(['tools/slurm_annotate.sh', 'p', 'j', 'ann.py'], env=env)
-    assert argv()[4:] == ['--gres=gpu:8', '--ntasks=8', '--ntasks-per-node=8', '--cpus-per-task=5', '--kill-on-bad-exit=1', 'fakepython',
-                          '-u', _tools(repo_root, 'samrs_annotate.py'), 'ann.py', '--launcher', 'slurm']
+    assert argv()[4:] == ['--gres=gpu:8', '--ntasks=8', '--ntasks-per-node=8', '--cpus-per-task=5',
+                          '--kill-on-bad-exit=1', 'fakepython', '-u', _tools(repo_root, 'samrs_annotate.py'),
+                          'ann.py', '--launcher', 'slurm']
 
 
 def test_dist_scripts_command_line(recorded, repo_root):

@@ -25,14 +25,15 @@ def chain(tmp_path_factory):
     if not osp.isdir(osp.join(DEMO, 'dota')):
         pytest.skip('demo/data not generated (python demo/make_demo_data.py)')
     from mmengine.config import Config
+
     from samrs_mm.annotate.runner import AnnotateRunner
+    from samrs_mm.patches import PRESETS, PatchSettings, crop_dataset
     from samrs_mm.sources import build_source
-    from samrs_mm.sources.split import PRESETS, SplitSettings, split_dataset
     root = tmp_path_factory.mktemp('chain')
-    split_dataset(build_source(dict(type='dota', ann_dir=f'{DEMO}/dota/labelTxt', img_dir=f'{DEMO}/dota/images')),
-                  str(root / 'dota_split'), SplitSettings(**PRESETS['dota-v2']), progress=False)
-    split_dataset(build_source(dict(type='fair1m', ann_dir=f'{DEMO}/fair1m/labelXml')),
-                  str(root / 'fair1m_split'), SplitSettings(**PRESETS['fair1m']), progress=False)
+    crop_dataset(build_source(dict(type='dota', ann_dir=f'{DEMO}/dota/labelTxt', img_dir=f'{DEMO}/dota/images')),
+                  str(root / 'dota_split'), PatchSettings(**PRESETS['dota-v2']), progress=False)
+    crop_dataset(build_source(dict(type='fair1m', ann_dir=f'{DEMO}/fair1m/labelXml')),
+                  str(root / 'fair1m_split'), PatchSettings(**PRESETS['fair1m']), progress=False)
     env = dict(DOTA_SPLIT_ROOT=str(root / 'dota_split'), FAIR1M_SPLIT_ROOT=str(root / 'fair1m_split'),
                DIOR_ROOT=f'{DEMO}/dior', SAMRS_ROOT=str(root / 'samrs'), SAM_BACKEND='box')
     outputs = dict(sota=run_tool(['tools/samrs_annotate.py', osp.join(CONFIGS, 'sota_dotav2-1024_hbox.py'),
@@ -82,7 +83,8 @@ def test_coco_json_loads_in_pycocotools_and_mmdet(chain):
     from mmdet.datasets import CocoDataset
     from mmengine.registry import DefaultScope
     from pycocotools.coco import COCO
-    from samrs_mm.sources.classes import SOTA_CLASSES
+
+    from samrs_mm.structures.classes import SOTA_CLASSES
     root, _ = chain
     subset = root / 'samrs' / 'sota'
     coco = COCO(str(subset / 'annotations.json'))

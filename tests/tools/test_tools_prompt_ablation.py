@@ -25,7 +25,7 @@ def read_csv(path):
 def independent_box_rows(shared_data):
     """(I, U) of every instance for filled H-Box and RH-Box regions, computed without the engine."""
     from samrs_mm.sources import build_source
-    from samrs_mm.sources.geometry import rbox_to_hbox
+    from samrs_mm.structures.boxes import rbox_to_hbox
     record = build_source(dict(type='isaid', img_dir=osp.join(shared_data, 'isaid', 'train')))[0]
     rows = {'hbox': [], 'rhbox': []}
     for inst in record.instances:

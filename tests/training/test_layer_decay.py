@@ -2,9 +2,9 @@
 import pytest
 import torch
 import torch.nn as nn
+from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
 import samrs_mm  # noqa: F401  (registers the constructors and backbones)
-from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
 BASE_LR, BASE_WD = 1e-3, 0.05
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import os.path as osp
@@ -24,6 +23,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
+from samrs_mm.fileio import atomic_write, load_record, record_is_current  # noqa: E402
+from samrs_mm.patches.windows import window_starts  # noqa: E402
+
 SETTINGS_FILE = '.conversion_settings.json'
 DONE_DIR = '.done'
 
@@ -33,24 +36,14 @@ class ConversionError(Exception):
 
 
 # ----------------------------------------------------------------------------- windows
-def window_starts(length: int, size: int, stride: int) -> List[int]:
-    """Start offsets of a sliding window of ``size`` over ``length`` pixels.
-
-    Windows start every ``stride`` pixels; the last one is moved back so that it ends
-    exactly at the border (never outside, never a partial crop). A side shorter than the
-    window gets a single window at 0 (the caller pads). For a 6000-pixel Potsdam tile,
-    size 512 and stride 320 this gives 19 starts, hence 19 x 19 = 361 crops per tile.
-    """
-    if size <= 0 or stride <= 0:
-        raise ValueError(f'window size and stride must be positive, got {size} and {stride}')
-    if length <= size:
-        return [0]
-    count = math.ceil((length - size) / stride) + 1
-    return [min(i * stride, length - size) for i in range(count)]
-
-
 def crop_boxes(height: int, width: int, size: int, stride: int) -> List[Tuple[int, int, int, int]]:
-    """All ``(x0, y0, x1, y1)`` crop boxes of a ``height`` x ``width`` tile, row-major."""
+    """All ``(x0, y0, x1, y1)`` crop boxes of a ``height`` x ``width`` tile, row-major.
+
+    Windows start every ``stride`` pixels and the last one is moved back to end at the border
+    (:func:`~samrs_mm.patches.windows.window_starts`, rule ``'shift'``); a side shorter than
+    the window gets one window at 0 (the caller pads). For a 6000-pixel Potsdam tile, size 512
+    and stride 320 that is 19 starts, hence 19 x 19 = 361 crops per tile.
+    """
     return [(x0, y0, x0 + size, y0 + size)
             for y0 in window_starts(height, size, stride)
             for x0 in window_starts(width, size, stride)]
@@ -195,15 +188,7 @@ def atomic_write_png(path: str, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode('.png', image)
     if not ok:
         raise ConversionError(f'{path}: PNG encoding failed')
-    atomic_write_bytes(path, encoded.tobytes())
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to a side file (not matching ``*.png``) and rename it into place."""
-    partial = f'{path}.part{os.getpid()}'
-    with open(partial, 'wb') as handle:
-        handle.write(data)
-    os.replace(partial, path)
+    atomic_write(path, encoded.tobytes())
 
 
 def check_settings(out_dir: str, settings: dict, overwrite: bool) -> None:
@@ -221,7 +206,7 @@ def check_settings(out_dir: str, settings: dict, overwrite: bool) -> None:
                 f'differ: {({k: previous.get(k) for k in changed})} vs '
                 f'{({k: settings.get(k) for k in changed})}); use another output folder or '
                 '--overwrite')
-    atomic_write_bytes(path, json.dumps(settings, indent=2, sort_keys=True).encode())
+    atomic_write(path, json.dumps(settings, indent=2, sort_keys=True).encode())
 
 
 def done_marker(out_dir: str, split: str, key: str) -> str:
@@ -231,22 +216,16 @@ def done_marker(out_dir: str, split: str, key: str) -> str:
 
 def tile_is_done(out_dir: str, split: str, key: str) -> bool:
     """True when the tile's marker exists and every crop it lists is on disk."""
-    marker = done_marker(out_dir, split, key)
-    if not osp.isfile(marker):
-        return False
-    try:
-        with open(marker) as handle:
-            outputs = json.load(handle)['outputs']
-    except (OSError, ValueError, KeyError):
-        return False
-    return all(osp.isfile(osp.join(out_dir, rel)) for rel in outputs)
+    marker = load_record(done_marker(out_dir, split, key))
+    outputs = (marker or {}).get('outputs')
+    return isinstance(outputs, list) and record_is_current(marker, outputs=[osp.join(out_dir, rel) for rel in outputs])
 
 
 def mark_tile_done(out_dir: str, split: str, key: str, outputs: Sequence[str], stats: dict) -> None:
     """Record that all ``outputs`` (paths relative to ``out_dir``) of a tile are written."""
     marker = done_marker(out_dir, split, key)
     os.makedirs(osp.dirname(marker), exist_ok=True)
-    atomic_write_bytes(marker, json.dumps(dict(outputs=list(outputs), **stats)).encode())
+    atomic_write(marker, json.dumps(dict(outputs=list(outputs), **stats)).encode())
 
 
 def read_marker(out_dir: str, split: str, key: str) -> dict:
@@ -406,7 +385,7 @@ def summarise(results: Iterable[TileResult], out_dir: str, title: str,
         print(f'  FAILED {result.split}/{result.key}: {result.error}')
     summary = dict(splits=per_split, warnings=list(warnings),
                    failures={f'{r.split}/{r.key}': r.error for r in failures})
-    atomic_write_bytes(osp.join(out_dir, 'conversion_summary.json'),
+    atomic_write(osp.join(out_dir, 'conversion_summary.json'),
                        json.dumps(summary, indent=2, sort_keys=True).encode())
     if failures:
         print(f'{len(failures)} of {len(results)} {unit} failed; rerun the same command after '

@@ -37,9 +37,21 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from converter_common import (ConversionError, CropJob, FileRef, TileResult,  # noqa: E402
-                              add_crop_arguments, add_unique, check_settings, decode_image,
-                              label_values, run_jobs, scan_inputs, summarise, write_crops)
+from converter_common import (  # noqa: E402
+    ConversionError,
+    CropJob,
+    FileRef,
+    TileResult,
+    add_crop_arguments,
+    add_unique,
+    check_settings,
+    decode_image,
+    label_values,
+    run_jobs,
+    scan_inputs,
+    summarise,
+    write_crops,
+)
 
 IGNORE_VALUE = 255
 # iSAID class colours (RGB) -> label value, in mmseg's iSAIDDataset class order.

@@ -35,9 +35,21 @@ from typing import Dict, Tuple
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from converter_common import (ConversionError, CropJob, FileRef, TileResult,  # noqa: E402
-                              add_crop_arguments, add_unique, check_settings, decode_image,
-                              label_values, run_jobs, scan_inputs, summarise, write_crops)
+from converter_common import (  # noqa: E402
+    ConversionError,
+    CropJob,
+    FileRef,
+    TileResult,
+    add_crop_arguments,
+    add_unique,
+    check_settings,
+    decode_image,
+    label_values,
+    run_jobs,
+    scan_inputs,
+    summarise,
+    write_crops,
+)
 
 # The standard ISPRS split (24 training / 14 test tiles), as "<row>_<column>" tile ids.
 TRAIN_TILES = ('2_10', '2_11', '2_12', '3_10', '3_11', '3_12', '4_10', '4_11', '4_12', '5_10',

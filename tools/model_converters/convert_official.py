@@ -81,8 +81,9 @@ REBUILT_BUFFERS = ('num_batches_tracked', 'relative_position_index')
 def verify(fmt: str, state_dict) -> int:
     """Compare a converted state dict with the default consumer; print missing / unexpected keys."""
     sys.path.insert(0, REPO)
-    import samrs_mm  # noqa: F401  (registers the backbones; loads OpenMMLab)
     from mmseg.registry import MODELS
+
+    import samrs_mm  # noqa: F401  (registers the backbones; loads OpenMMLab)
     own = MODELS.build(dict(CONSUMERS[fmt])).state_dict()
     # buffers the model computes itself (statistics counters, relative position indices)
     missing = [k for k in own if k not in state_dict and not k.endswith(REBUILT_BUFFERS)]

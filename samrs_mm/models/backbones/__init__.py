@@ -13,8 +13,15 @@ mmseg's own backbones) to the key names used here; ``tools/model_converters/`` w
 from .beit import BEiTBackbone, resize_relative_position_table
 from .dcnv3 import DCNv3, compiled_dcnv3_available, dcnv3_core, dcnv3_core_pytorch
 from .internimage import InternImage
-from .pretrained import (CONVERTERS, CheckpointShapeError, ConvertedCheckpoint, UnmappableKeysError,
-                         convert_checkpoint, extract_state_dict, load_pretrained_weights)
+from .pretrained import (
+                         CONVERTERS,
+                         CheckpointShapeError,
+                         ConvertedCheckpoint,
+                         UnmappableKeysError,
+                         convert_checkpoint,
+                         extract_state_dict,
+                         load_pretrained_weights,
+)
 from .vit_adapter import ViTAdapter
 from .vit_rvsa import RotatedVariedSizeWindowAttention, ViTRVSA
 from .vitaev2 import ViTAEv2

@@ -13,7 +13,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmseg.registry import MODELS
 
 from .dcnv3 import DCNv3
-from .layers import ChannelsFirstLayerNorm, GELUMLP, init_transformer_weights_
+from .layers import GELUMLP, ChannelsFirstLayerNorm, init_transformer_weights_
 from .pretrained import load_pretrained_weights
 
 

@@ -27,8 +27,7 @@ from mmseg.models.necks import Feature2Pyramid
 from mmseg.models.utils import PatchEmbed
 from mmseg.registry import MODELS
 
-from .layers import (ChannelsFirstLayerNorm, init_transformer_weights_,
-                     window_relative_position_index)
+from .layers import ChannelsFirstLayerNorm, init_transformer_weights_, window_relative_position_index
 from .pretrained import load_pretrained_weights
 from .vit_adapter import LayerScaleTransformerEncoderLayer
 

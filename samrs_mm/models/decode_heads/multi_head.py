@@ -25,7 +25,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from samrs_mm.sources.classes import SAMRS_CLASS_LISTS
+from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
 
 # The default heads: the SAMRS subsets in the paper's order.
 SAMRS_SUBSETS = tuple(dict(name=name, num_classes=len(classes))

@@ -1,6 +1,8 @@
-"""Box conversions between quadrilaterals, rotated boxes and horizontal boxes (numpy only).
+"""An object's boxes: conversions between quadrilaterals, rotated and horizontal boxes
+(numpy only), and the one place where an object's boxes are completed and checked
+(:func:`complete_boxes`, :func:`check_boxes`, raising :class:`BoxError`).
 
-All functions follow the conventions of :mod:`samrs_mm.sources.record` and accept any number
+All functions follow the conventions of :mod:`samrs_mm.structures.record` and accept any number
 of leading batch dimensions:
 
 * ``hbox``: ``[..., 4]`` = ``(x1, y1, x2, y2)``.
@@ -10,17 +12,21 @@ of leading batch dimensions:
 * ``quad``: ``[..., 4, 2]`` corner points. Quads produced here start at the corner that is
   top-left for ``theta = 0`` and run clockwise on screen, like DOTA's labels.
 
-Nothing here imports torch, OpenCV or mmrotate, so every stage (readers, split, SAM prompts)
-can use it cheaply on whole arrays.
+Nothing here imports torch, OpenCV or mmrotate, so every stage (readers, patch cropping,
+SAM prompts, the ``SAMAnnotate`` transform) can use it cheaply on whole arrays.
 """
 from __future__ import annotations
 
+from typing import NamedTuple, Optional
+
 import numpy as np
 
+from .errors import AnnotationError
+
 __all__ = [
-    'normalize_angle_le90', 'quad_to_rbox', 'rbox_to_quad', 'quad_to_hbox', 'rbox_to_hbox',
-    'hbox_to_quad', 'hbox_to_rbox', 'polygon_to_hbox', 'polygon_area', 'rbox_area',
-    'hbox_area', 'convex_hull', 'points_to_rbox',
+    'BoxError', 'ObjectBoxes', 'complete_boxes', 'check_boxes', 'normalize_angle_le90', 'quad_to_rbox',
+    'rbox_to_quad', 'quad_to_hbox', 'rbox_to_hbox', 'hbox_to_quad', 'hbox_to_rbox', 'polygon_to_hbox',
+    'polygon_area', 'rbox_area', 'hbox_area', 'convex_hull', 'points_to_rbox',
 ]
 
 # The six point pairs of a quadrilateral: its four edges and two diagonals. The minimum-area
@@ -49,19 +55,23 @@ def normalize_angle_le90(rbox) -> np.ndarray:
     Where ``h > w`` the sides are swapped and ``theta`` turned by ``pi/2`` (the same box).
     For squares (``w == h`` up to rounding) every quarter turn describes the same box, so the
     angle is further reduced to ``[-pi/4, pi/4)`` to make the result unique and keep an
-    axis-aligned square at ``theta = 0``.
+    axis-aligned square at ``theta = 0``. Boxes already in that form are returned bit for
+    bit (the wrap-around arithmetic would move their angle by a rounding error), so
+    normalising twice equals normalising once.
     """
     rbox = _as_float(rbox, (5,), 'rbox')
     out = rbox.copy()
     w, h, t = rbox[..., 2], rbox[..., 3], rbox[..., 4]
+    square = np.abs(w - h) <= _SQUARE_RTOL * np.maximum(np.abs(w), np.abs(h))
+    limit = np.where(square, np.pi / 4, np.pi / 2)
+    done = (w >= h) & (t >= -limit) & (t < limit)
     swap = h > w
     out[..., 2] = np.where(swap, h, w)
     out[..., 3] = np.where(swap, w, h)
     t = np.where(swap, t + np.pi / 2, t)
     t = np.mod(t + np.pi / 2, np.pi) - np.pi / 2
-    square = np.abs(w - h) <= _SQUARE_RTOL * np.maximum(np.abs(w), np.abs(h))
     t = np.where(square, np.mod(t + np.pi / 4, np.pi / 2) - np.pi / 4, t)
-    out[..., 4] = t
+    out[..., 4] = np.where(done, rbox[..., 4], t)
     return out
 
 
@@ -244,3 +254,83 @@ def points_to_rbox(points) -> np.ndarray:
     rbox = np.array([mid_u * ux - mid_n * uy, mid_u * uy + mid_n * ux,
                      pu[k].max() - pu[k].min(), pn[k].max() - pn[k].min(), np.arctan2(uy, ux)])
     return normalize_angle_le90(rbox)
+
+
+# ---- an object's boxes: completed and checked in one place ------------------------------
+class BoxError(AnnotationError):
+    """An object's boxes cannot be used: ``reason`` is ``'malformed'``, ``'degenerate'`` or
+    ``'outside-image'``; the message starts with where the object came from."""
+
+
+class ObjectBoxes(NamedTuple):
+    """The boxes of one object (float64): ``hbox`` always; ``quad`` and ``rbox`` when rotated."""
+
+    hbox: np.ndarray
+    quad: Optional[np.ndarray]
+    rbox: Optional[np.ndarray]
+
+
+def _shaped(value, shape, kind: str, path: str, line, where: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64).reshape(shape)
+    except (TypeError, ValueError):
+        raise BoxError(f'{kind} must be {int(np.prod(shape))} numbers, got {value!r}', path, line,
+                       reason='malformed', where=where) from None
+
+
+def complete_boxes(hbox=None, quad=None, rbox=None, *, path: str = '', line: Optional[int] = None,
+                   where: str = '') -> ObjectBoxes:
+    """The boxes an object's given geometry implies; what is given is kept.
+
+    From a ``quad`` the rbox is its minimum-area rectangle and the hbox its hull; from an
+    ``rbox`` (normalised to ``le90``) the quad is its corners and the hbox its horizontal
+    hull. An object given by its hbox alone stays horizontal (``quad`` and ``rbox`` None).
+    Values are not checked here (see :func:`check_boxes`); a value of the wrong size raises
+    a ``'malformed'`` :class:`BoxError` naming ``path`` / ``line`` / ``where``.
+    """
+    if hbox is None and quad is None and rbox is None:
+        raise ValueError('complete_boxes needs a hbox, quad or rbox')
+    if quad is not None:
+        quad = _shaped(quad, (4, 2), 'quad', path, line, where)
+        if rbox is None:
+            rbox = quad_to_rbox(quad)
+        if hbox is None:
+            hbox = quad_to_hbox(quad)
+    if rbox is not None:
+        rbox = normalize_angle_le90(_shaped(rbox, (5,), 'rbox', path, line, where))
+        if quad is None:
+            quad = rbox_to_quad(rbox)
+        if hbox is None:
+            hbox = rbox_to_hbox(rbox)
+    return ObjectBoxes(_shaped(hbox, (4,), 'hbox', path, line, where), quad, rbox)
+
+
+def check_boxes(boxes: ObjectBoxes, *, width: int = 0, height: int = 0, allow_zero_size: bool = False,
+                path: str = '', line: Optional[int] = None, where: str = '') -> None:
+    """Raise a :class:`BoxError` naming ``path`` / ``line`` / ``where`` for unusable boxes.
+
+    ``'degenerate'``: a NaN or infinite coordinate, an inverted hbox, a negative rbox side, or
+    (unless ``allow_zero_size``: a SAM prompt may be a point-sized box) a zero-area quad,
+    rbox or hbox. ``'outside-image'``: the hbox does not overlap the ``width x height`` image
+    (checked when both are > 0). Objects that only partly leave the image are fine: DOTA-style
+    labels routinely run a few pixels past the border.
+    """
+    def fail(message, reason='degenerate'):
+        raise BoxError(message, path, line, reason=reason, where=where)
+
+    for kind, value in (('hbox', boxes.hbox), ('quad', boxes.quad), ('rbox', boxes.rbox)):
+        if value is not None and not np.all(np.isfinite(value)):
+            fail(f'NaN or infinite (non-finite) coordinate in {kind} {value.ravel().tolist()}')
+    if boxes.quad is not None and not allow_zero_size and polygon_area(boxes.quad) <= 0:
+        fail(f'zero-area quadrilateral {boxes.quad.ravel().tolist()}')
+    if boxes.rbox is not None:
+        w, h = boxes.rbox[2], boxes.rbox[3]
+        if w < 0 or h < 0 or (not allow_zero_size and (w == 0 or h == 0)):
+            fail(f'rbox {boxes.rbox.tolist()} has a zero or negative side (needs w, h > 0)')
+    x1, y1, x2, y2 = boxes.hbox
+    if x2 < x1 or y2 < y1:
+        fail(f'degenerate box: hbox {boxes.hbox.tolist()} has x2 < x1 or y2 < y1')
+    if not allow_zero_size and (x2 == x1 or y2 == y1):
+        fail(f'degenerate box: hbox {boxes.hbox.tolist()} has no area (needs x2 > x1 and y2 > y1)')
+    if width > 0 and height > 0 and (x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height):
+        fail(f'hbox {boxes.hbox.tolist()} lies outside the {width}x{height} image', 'outside-image')

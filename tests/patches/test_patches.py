@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 import shapely
 
-from samrs_mm.sources import build_source, geometry as G, load_image
-from samrs_mm.sources.split import (SplitSettings, parse_patch_name, patch_name, patch_windows,
-                                    split_dataset, split_image, split_record, window_starts)
+from samrs_mm.patches import (
+    PatchSettings,
+    crop_dataset,
+    crop_patches,
+    parse_patch_name,
+    patch_name,
+    patch_windows,
+    window_starts,
+    write_patches,
+)
+from samrs_mm.sources import build_source, load_image
+from samrs_mm.structures import boxes as G
 
 
 @pytest.fixture(scope='module')
@@ -22,13 +31,14 @@ def p0706(shared_data):
 
 
 def test_window_starts():
-    assert window_starts(1111, 1024, 200) == [0, 824]
-    assert window_starts(1182, 1024, 200) == [0, 824]
-    assert window_starts(1024, 1024, 200) == [0]
-    assert window_starts(1025, 1024, 200) == [0, 824]
-    assert window_starts(300, 1024, 200) == [0]
-    assert window_starts(2000, 600, 200) == [0, 400, 800, 1200, 1600]
-    np.testing.assert_array_equal(patch_windows(1111, 1182, 1024, 200),
+    # the padded grid (size 1024, gap 200 -> step 824)
+    assert window_starts(1111, 1024, 824, 'pad') == [0, 824]
+    assert window_starts(1182, 1024, 824, 'pad') == [0, 824]
+    assert window_starts(1024, 1024, 824, 'pad') == [0]
+    assert window_starts(1025, 1024, 824, 'pad') == [0, 824]
+    assert window_starts(300, 1024, 824, 'pad') == [0]
+    assert window_starts(2000, 600, 400, 'pad') == [0, 400, 800, 1200, 1600]
+    np.testing.assert_array_equal(patch_windows(1111, 1182, 1024, 200, 'pad'),
                                   [[0, 0, 1024, 1024], [824, 0, 1848, 1024],
                                    [0, 824, 1024, 1848], [824, 824, 1848, 1848]])
 
@@ -45,16 +55,16 @@ def test_patch_names_round_trip():
 
 
 def test_settings_validation():
-    assert SplitSettings.from_preset('fair1m').patch_size == 600
-    assert SplitSettings.from_preset('dota-v2', gap=100).gap == 100
+    assert PatchSettings.from_preset('fair1m').patch_size == 600
+    assert PatchSettings.from_preset('dota-v2', gap=100).gap == 100
     with pytest.raises(ValueError, match='gap'):
-        SplitSettings(patch_size=100, gap=100)
+        PatchSettings(patch_size=100, gap=100)
     with pytest.raises(ValueError, match='iof_thr'):
-        SplitSettings(iof_thr=0)
+        PatchSettings(iof_thr=0)
     with pytest.raises(ValueError, match='truncated'):
-        SplitSettings(truncated='keep')
+        PatchSettings(truncated='keep')
     with pytest.raises(KeyError, match='unknown split preset'):
-        SplitSettings.from_preset('dota-v3')
+        PatchSettings.from_preset('dota-v3')
 
 
 def _iof_table(record, windows):
@@ -71,8 +81,8 @@ def _iof_table(record, windows):
 
 def test_dota_v2_preset_on_p0706_writes_four_padded_patches(p0706, tmp_path):
     source, record, image = p0706
-    settings = SplitSettings.from_preset('dota-v2')
-    summary = split_dataset(source, str(tmp_path), settings, progress=False)
+    settings = PatchSettings.from_preset('dota-v2')
+    summary = crop_dataset(source, str(tmp_path), settings, progress=False)
     assert summary.ok and summary.patches_written == 4
     names = sorted(os.listdir(tmp_path / 'images'))
     assert names == ['P0706__1024__0___0.png', 'P0706__1024__0___824.png',
@@ -92,10 +102,10 @@ def test_dota_v2_preset_on_p0706_writes_four_padded_patches(p0706, tmp_path):
 def test_round_trip_dota_crop_read_back(p0706, tmp_path):
     """DOTA -> crop -> DOTA reader: every object kept, clipped or dropped, coordinates exact."""
     source, record, image = p0706
-    settings = SplitSettings(patch_size=256, gap=0, iof_thr=0.7)
-    windows = patch_windows(record.width, record.height, 256, 0)
+    settings = PatchSettings(patch_size=256, gap=0, iof_thr=0.7)
+    windows = patch_windows(record.width, record.height, 256, 0, 'pad')
     iof = _iof_table(record, windows)
-    split_image(record, image, str(tmp_path), source.classes, settings)
+    write_patches(record, image, str(tmp_path), source.classes, settings)
     manifest = json.loads((tmp_path / 'split_manifest' / 'P0706.json').read_text())
     acc = manifest['accounting']
     whole = np.isclose(iof, 1.0, atol=1e-9)
@@ -138,8 +148,8 @@ def test_round_trip_dota_crop_read_back(p0706, tmp_path):
 
 def test_truncated_difficult_mode(p0706):
     _, record, image = p0706
-    drop, acc_drop = split_record(record, image, SplitSettings(patch_size=256, gap=0))
-    mark, acc_mark = split_record(record, image, SplitSettings(patch_size=256, gap=0,
+    drop, acc_drop = crop_patches(record, image, PatchSettings(patch_size=256, gap=0))
+    mark, acc_mark = crop_patches(record, image, PatchSettings(patch_size=256, gap=0,
                                                                truncated='difficult'))
     assert acc_mark['difficult'] == acc_drop['dropped'] - acc_mark['dropped'] > 0
     assert acc_mark['kept'] == acc_drop['kept'] and acc_mark['clipped'] == acc_drop['clipped']
@@ -152,20 +162,20 @@ def test_truncated_difficult_mode(p0706):
 
 def test_rescale_rate(p0706, tmp_path):
     source, record, image = p0706
-    settings = SplitSettings(patch_size=1024, gap=200, rates=(0.5,))
-    patches, acc = split_record(record, image, settings)
+    settings = PatchSettings(patch_size=1024, gap=200, rates=(0.5,))
+    patches, acc = crop_patches(record, image, settings)
     assert [p.name for p in patches] == ['P0706__0.5__1024__0___0']  # 556 x 591 after rescale
     assert (patches[0].valid_width, patches[0].valid_height) == (556, 591)
     assert acc['kept'] == 536
     np.testing.assert_allclose(patches[0].instances[0].quad, record.instances[0].quad * 0.5)
-    split_image(record, image, str(tmp_path), source.classes, settings)
+    write_patches(record, image, str(tmp_path), source.classes, settings)
     back = build_source(type='dota', ann_dir=str(tmp_path / 'labelTxt'))[0]
     assert back.meta['gsd'] == pytest.approx(2 * record.meta['gsd'])
 
 
 def test_hbox_only_source_stays_horizontal(shared_data, tmp_path):
     source = build_source(type='dior', ann_dir=osp.join(shared_data, 'dior/Annotations/Horizontal Bounding Boxes'))
-    summary = split_dataset(source, str(tmp_path), SplitSettings.from_preset('dior'), progress=False)
+    summary = crop_dataset(source, str(tmp_path), PatchSettings.from_preset('dior'), progress=False)
     assert summary.ok and summary.patches_written == 1
     (inst,) = build_source(type='dota', ann_dir=str(tmp_path / 'labelTxt'), class_list='sior')[0].instances
     assert inst.class_name == 'golffield'
@@ -199,8 +209,8 @@ def small_dota(tmp_path):
 def test_failures_are_reported_not_fatal(small_dota):
     ann_dir, tmp_path = small_dota
     out = str(tmp_path / 'out')
-    summary = split_dataset(build_source(type='dota', ann_dir=ann_dir), out,
-                            SplitSettings(patch_size=128, gap=28), progress=False)
+    summary = crop_dataset(build_source(type='dota', ann_dir=ann_dir), out,
+                            PatchSettings(patch_size=128, gap=28), progress=False)
     assert not summary.ok and summary.status == {'done': 2, 'failed': 1}
     (index, message), = summary.failures
     assert index == 2 and 'c.txt:2' in message
@@ -208,24 +218,24 @@ def test_failures_are_reported_not_fatal(small_dota):
     saved = json.loads(open(osp.join(out, 'split_summary.json')).read())
     assert saved['status'] == {'done': 2, 'failed': 1} and 'c.txt:2' in saved['failures'][0][1]
     # Lenient: the bad line is skipped and counted, the image is split.
-    lenient = split_dataset(build_source(type='dota', ann_dir=ann_dir, lenient=True), out,
-                            SplitSettings(patch_size=128, gap=28), progress=False)
+    lenient = crop_dataset(build_source(type='dota', ann_dir=ann_dir, lenient=True), out,
+                            PatchSettings(patch_size=128, gap=28), progress=False)
     assert lenient.ok and lenient.status == {'resumed': 2, 'done': 1}
     assert lenient.read_stats.skipped_instances == {'malformed': 1}
 
 
 def test_resume_and_processes_agree(small_dota):
     ann_dir, tmp_path = small_dota
-    settings = SplitSettings(patch_size=128, gap=28)
+    settings = PatchSettings(patch_size=128, gap=28)
     source = build_source(type='dota', ann_dir=ann_dir, lenient=True)
     one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-    first = split_dataset(source, one, settings, nproc=1, progress=False)
-    assert split_dataset(source, two, settings, nproc=2, progress=False).as_dict()['objects'] == \
+    first = crop_dataset(source, one, settings, nproc=1, progress=False)
+    assert crop_dataset(source, two, settings, nproc=2, progress=False).as_dict()['objects'] == \
         first.as_dict()['objects']
     assert _tree_bytes(one) == _tree_bytes(two)
     stamp = {n: os.stat(osp.join(one, 'labelTxt', n)).st_mtime_ns
              for n in os.listdir(osp.join(one, 'labelTxt'))}
-    again = split_dataset(source, one, settings, progress=False)
+    again = crop_dataset(source, one, settings, progress=False)
     assert again.status == {'resumed': 3} and again.patches_written == 0
     assert again.objects == first.objects
     assert stamp == {n: os.stat(osp.join(one, 'labelTxt', n)).st_mtime_ns for n in stamp}
@@ -233,11 +243,11 @@ def test_resume_and_processes_agree(small_dota):
     victim = sorted(n for n in stamp if n.startswith('a__'))[0]
     os.remove(osp.join(one, 'labelTxt', victim))
     os.remove(osp.join(one, 'split_manifest', 'a.json'))
-    redo = split_dataset(source, one, settings, progress=False)
+    redo = crop_dataset(source, one, settings, progress=False)
     assert redo.status == {'resumed': 2, 'done': 1} and redo.patches_written == 1
     assert _tree_bytes(one) == _tree_bytes(two)
     # Other settings do not count as finished.
-    other = split_dataset(source, one, SplitSettings(patch_size=128, gap=0), progress=False)
+    other = crop_dataset(source, one, PatchSettings(patch_size=128, gap=0), progress=False)
     assert other.status == {'done': 3}
     assert not any(n.endswith(tuple('0123456789')) and '.tmp' in n
                    for n in os.listdir(osp.join(one, 'images')))
@@ -266,8 +276,8 @@ def test_masks_are_cut_exactly_like_the_image(isaid_record):
     from pycocotools import mask as mask_utils
     _, record, image = isaid_record
     by_origin = {inst.origin: inst for inst in record.instances}
-    settings = SplitSettings(patch_size=512, gap=112, truncated='difficult')
-    patches, accounting = split_record(record, image, settings)
+    settings = PatchSettings(patch_size=512, gap=112, truncated='difficult')
+    patches, accounting = crop_patches(record, image, settings)
     assert accounting['objects'] == 131 and len(patches) == 6
     checked = 0
     for patch in patches:
@@ -283,9 +293,9 @@ def test_masks_are_cut_exactly_like_the_image(isaid_record):
 def test_masks_round_trip_through_the_dota_reader(isaid_record, tmp_path):
     from pycocotools import mask as mask_utils
     source, record, image = isaid_record
-    settings = SplitSettings(patch_size=512, gap=112)
-    patches, _ = split_record(record, image, settings)
-    summary = split_dataset(source, str(tmp_path), settings, progress=False)
+    settings = PatchSettings(patch_size=512, gap=112)
+    patches, _ = crop_patches(record, image, settings)
+    summary = crop_dataset(source, str(tmp_path), settings, progress=False)
     assert summary.ok
     expected = {p.name: p for p in patches if p.instances}
     back = build_source(type='dota', ann_dir=str(tmp_path / 'labelTxt'))
@@ -308,7 +318,7 @@ def test_masks_round_trip_through_the_dota_reader(isaid_record, tmp_path):
 def test_masks_follow_a_rescale(isaid_record):
     from pycocotools import mask as mask_utils
     _, record, image = isaid_record
-    patches, _ = split_record(record, image, SplitSettings(patch_size=512, gap=0, rates=(0.5,)))
+    patches, _ = crop_patches(record, image, PatchSettings(patch_size=512, gap=0, rates=(0.5,)))
     assert len(patches) == 1
     by_origin = {inst.origin: inst for inst in record.instances}
     for inst in patches[0].instances:
@@ -325,7 +335,7 @@ def test_masks_follow_a_rescale(isaid_record):
 def test_bad_mask_files_name_the_file(isaid_record, tmp_path):
     from samrs_mm.sources.errors import AnnotationError
     source, _, _ = isaid_record
-    split_dataset(source, str(tmp_path), SplitSettings(patch_size=1024, gap=0), progress=False)
+    crop_dataset(source, str(tmp_path), PatchSettings(patch_size=1024, gap=0), progress=False)
     (mask_file,) = (tmp_path / 'masks').iterdir()
     data = json.loads(mask_file.read_text())
     back = build_source(type='dota', ann_dir=str(tmp_path / 'labelTxt'))

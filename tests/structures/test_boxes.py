@@ -1,9 +1,9 @@
-"""Property tests for the box conversions of samrs_mm.sources.geometry."""
+"""Property tests for the box conversions of samrs_mm.structures.boxes."""
 import cv2
 import numpy as np
 import pytest
 
-from samrs_mm.sources import geometry as G
+from samrs_mm.structures import boxes as G
 
 
 def _random_rboxes(n, seed=0):
@@ -196,3 +196,57 @@ def test_same_convention_as_mmrotate():
     # Angles agree modulo pi (the two ends of le90's range describe the same box).
     diff = np.mod(ours_r[not_square, 4] - theirs_r[not_square, 4] + np.pi / 2, np.pi) - np.pi / 2
     np.testing.assert_allclose(diff, 0, atol=1e-4)
+
+
+# ---------------------------------------------------------------- one place for an object's boxes
+def test_normalize_twice_equals_once_bit_for_bit():
+    boxes = _random_rboxes(2000, seed=3)
+    boxes[::7, 3] = boxes[::7, 2]  # squares too
+    once = G.normalize_angle_le90(boxes)
+    np.testing.assert_array_equal(G.normalize_angle_le90(once), once)
+    # quad_to_rbox already normalises: completing its result again changes no bit.
+    quads = G.rbox_to_quad(boxes)
+    rboxes = G.quad_to_rbox(quads)
+    np.testing.assert_array_equal(G.normalize_angle_le90(rboxes), rboxes)
+
+
+def test_complete_boxes_from_each_kind():
+    quad = np.array([[10., 20.], [50., 20.], [50., 30.], [10., 30.]])
+    from_quad = G.complete_boxes(quad=quad)
+    np.testing.assert_array_equal(from_quad.hbox, [10, 20, 50, 30])
+    np.testing.assert_array_equal(from_quad.rbox, G.quad_to_rbox(quad))
+    np.testing.assert_array_equal(from_quad.quad, quad)
+    tall = G.complete_boxes(rbox=[30, 25, 10, 40, 0])  # h > w: le90 swaps the sides
+    np.testing.assert_allclose(tall.rbox, [30, 25, 40, 10, -np.pi / 2])
+    np.testing.assert_allclose(tall.hbox, [25, 5, 35, 45], atol=1e-12)
+    np.testing.assert_allclose(tall.quad, G.rbox_to_quad(tall.rbox))
+    given = G.complete_boxes(hbox=[1, 2, 3, 4], quad=quad)  # a given hbox is kept
+    np.testing.assert_array_equal(given.hbox, [1, 2, 3, 4])
+    horizontal = G.complete_boxes(hbox=[1, 2, 3, 4])
+    assert horizontal.quad is None and horizontal.rbox is None
+    with pytest.raises(G.BoxError, match=r'a\.txt:3: quad must be 8 numbers') as err:
+        G.complete_boxes(quad=[1, 2, 3], path='a.txt', line=3)
+    assert err.value.reason == 'malformed'
+
+
+@pytest.mark.parametrize('given, zero_ok, reason, message', [
+    (dict(hbox=[0, 0, np.nan, 5]), True, 'degenerate', 'NaN or infinite'),
+    (dict(hbox=[5, 0, 1, 5]), True, 'degenerate', 'x2 < x1'),
+    (dict(hbox=[1, 1, 1, 5]), False, 'degenerate', 'degenerate box'),
+    (dict(quad=[[1, 1], [1, 1], [1, 1], [1, 1]]), False, 'degenerate', 'zero-area quadrilateral'),
+    (dict(hbox=[1, 1, 5, 5], rbox=[3, 3, -1, 2, 0]), True, 'degenerate', 'rbox .* zero or negative side'),
+    (dict(hbox=[200, 1, 220, 5]), True, 'outside-image', 'lies outside the 100x80 image'),
+])
+def test_check_boxes_names_the_problem(given, zero_ok, reason, message):
+    boxes = G.complete_boxes(**given, path='x.xml', where='object 2')
+    with pytest.raises(G.BoxError, match=message) as err:
+        G.check_boxes(boxes, width=100, height=80, allow_zero_size=zero_ok, path='x.xml', where='object 2')
+    assert err.value.reason == reason and str(err.value).startswith('x.xml (object 2): ')
+
+
+def test_check_boxes_zero_size_only_where_allowed():
+    point = G.complete_boxes(hbox=[4, 4, 4, 4])
+    G.check_boxes(point, width=10, height=10, allow_zero_size=True)  # a SAM prompt may be a point
+    with pytest.raises(G.BoxError, match='no area'):
+        G.check_boxes(point, width=10, height=10)
+    G.check_boxes(G.complete_boxes(hbox=[-5, -5, 2, 2]), width=10, height=10)  # partly outside is fine

@@ -38,8 +38,8 @@ class Instance:
         """Return the ground-truth mask as an ``(H, W)`` bool array, or None."""
         if self.mask is None:
             return None
-        from pycocotools import mask as mask_utils
-        return mask_utils.decode(self.mask).astype(bool)
+        from .rle import decode
+        return decode(self.mask)
 
 
 @dataclass

@@ -1,0 +1,124 @@
+"""Writing one image's patches: images, DOTA label files, mask files and the manifest.
+
+* ``images/<name><img_ext>`` and ``labelTxt/<name>.txt`` in DOTA format (SAMRS class
+  names, the source's ``imagesource`` / ``gsd`` header with ``gsd / rate``), readable by the
+  DOTA reader; patches without objects are not written unless ``keep_empty``.
+* ``masks/<name>.json`` for patches whose objects have ground-truth masks (written before
+  the label): the masks as COCO RLE in the padded patch frame, keyed by the label file's
+  line numbers; the DOTA reader attaches them again.
+* ``split_manifest/<stem>.json`` last (settings, patches with their valid, unpadded size,
+  object accounting): the record that marks the image finished for a rerun
+  (:func:`finished_manifest`). Every file is written atomically.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..fileio import atomic_write, load_record, record_is_current
+from ..sources.dota import dota_lines
+from ..structures.record import ImageRecord
+from .crop import Patch, PatchSettings, crop_patches
+
+__all__ = ['MANIFEST_DIR', 'MASK_DIR', 'MASK_FILE_VERSION', 'patch_label_lines', 'patch_mask_file',
+           'write_patches', 'finished_manifest']
+
+MANIFEST_DIR = 'split_manifest'
+MASK_DIR = 'masks'
+MASK_FILE_VERSION = 1
+
+
+def patch_label_lines(patch: Patch, classes: Sequence[str],
+                      header: Optional[Dict[str, Any]] = None) -> List[str]:
+    """DOTA label lines of a patch, with SAMRS class names (whitespace-free by construction)."""
+    names = [classes[inst.class_index] if 0 <= inst.class_index < len(classes)
+             else inst.class_name.replace(' ', '-') for inst in patch.instances]
+    difficult = [2 if trunc else int(inst.difficult)
+                 for inst, trunc in zip(patch.instances, patch.truncated)]
+    return dota_lines([inst.quad for inst in patch.instances], names, difficult, header)
+
+
+def patch_mask_file(patch: Patch, n_lines: int) -> dict:
+    """The ``masks/<name>.json`` content of a patch whose label file has ``n_lines`` lines.
+
+    Object lines follow the header lines, so object ``i`` is on line
+    ``n_lines - len(instances) + i + 1``; objects without a mask are left out.
+    """
+    first_line = n_lines - len(patch.instances) + 1
+    masks = [dict(line=first_line + i, mask=inst.mask) for i, inst in enumerate(patch.instances)
+             if inst.mask is not None]
+    return dict(version=MASK_FILE_VERSION, label=patch.name + '.txt', masks=masks)
+
+
+def _encode_image(image: np.ndarray, ext: str) -> bytes:
+    import cv2
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(image[..., ::-1]))
+    if not ok:
+        raise OSError(f'OpenCV could not encode a {ext} image')
+    return buf.tobytes()
+
+
+def _label_header(record: ImageRecord, rate: float) -> Dict[str, Any]:
+    header: Dict[str, Any] = {}
+    if 'imagesource' in record.meta:
+        header['imagesource'] = record.meta['imagesource']
+    if 'gsd' in record.meta:
+        gsd = record.meta['gsd']
+        header['gsd'] = None if gsd is None else float(gsd) / rate
+    return header
+
+
+def _write_patch(patch: Patch, record: ImageRecord, out_dir: str, classes: Sequence[str],
+                 settings: PatchSettings) -> None:
+    """Image, mask file, then label (a patch counts as done only when its label exists)."""
+    lines = patch_label_lines(patch, classes, _label_header(record, patch.rate))
+    atomic_write(osp.join(out_dir, 'images', patch.name + settings.img_ext),
+                 _encode_image(patch.image, settings.img_ext))
+    if any(inst.mask is not None for inst in patch.instances):
+        atomic_write(osp.join(out_dir, MASK_DIR, patch.name + '.json'),
+                     json.dumps(patch_mask_file(patch, len(lines))).encode('utf-8'))
+    atomic_write(osp.join(out_dir, 'labelTxt', patch.name + '.txt'), ('\n'.join(lines) + '\n').encode('utf-8'))
+
+
+def write_patches(record: ImageRecord, image: np.ndarray, out_dir: str, classes: Sequence[str],
+                  settings: PatchSettings) -> Dict[str, Any]:
+    """Cut one image and write its patches, labels and manifest under ``out_dir``.
+
+    Patches whose image and label already exist are not rewritten (resume after a kill).
+    Returns the manifest dict.
+    """
+    for folder in ('images', 'labelTxt', MANIFEST_DIR):
+        os.makedirs(osp.join(out_dir, folder), exist_ok=True)
+    patches, accounting = crop_patches(record, image, settings)
+    if any(inst.mask is not None for inst in record.instances):
+        os.makedirs(osp.join(out_dir, MASK_DIR), exist_ok=True)
+    entries, written, existing, empty = [], 0, 0, 0
+    for patch in patches:
+        if not patch.instances and not settings.keep_empty:
+            empty += 1
+            continue
+        if (osp.isfile(osp.join(out_dir, 'images', patch.name + settings.img_ext))
+                and osp.isfile(osp.join(out_dir, 'labelTxt', patch.name + '.txt'))):
+            existing += 1
+        else:
+            _write_patch(patch, record, out_dir, classes, settings)
+            written += 1
+        entries.append(dict(name=patch.name, x=patch.x, y=patch.y, rate=patch.rate,
+                            valid_width=patch.valid_width, valid_height=patch.valid_height,
+                            objects=len(patch.instances)))
+    manifest = dict(settings=settings.as_dict(), image=record.image_path, ann=record.ann_path,
+                    width=record.width, height=record.height, patches=entries,
+                    accounting=accounting, written=written, existing=existing, empty=empty)
+    atomic_write(osp.join(out_dir, MANIFEST_DIR, record.stem + '.json'),
+                 json.dumps(manifest, indent=1).encode('utf-8'))
+    return manifest
+
+
+def finished_manifest(out_dir: str, stem: str, settings: PatchSettings) -> Optional[dict]:
+    """The manifest of an image finished earlier with the same settings, else None."""
+    manifest = load_record(osp.join(out_dir, MANIFEST_DIR, stem + '.json'))
+    return manifest if record_is_current(manifest, dict(settings=settings.as_dict())) else None
