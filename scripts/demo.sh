@@ -12,9 +12,19 @@ PY=${PYTHON:-.venv/bin/python}
 OUT=${DEMO_OUT:-work_dirs/demo}
 ITERS=${DEMO_ITERS:-20}
 step() { printf '\n==== [demo] %s\n' "$*"; }
+# Training and testing print their full configs and every log line: keep those in
+# $OUT/logs/<name>.log and print what the step did (the tail of the log when it fails).
+logged() {
+    local name=$1; shift
+    if ! "$@" >"$OUT/logs/$name.log" 2>&1; then
+        echo "[demo] $name failed; the end of $OUT/logs/$name.log:" >&2
+        tail -n 40 "$OUT/logs/$name.log" >&2
+        exit 1
+    fi
+}
 
 rm -rf "$OUT"
-mkdir -p "$OUT"
+mkdir -p "$OUT/logs"
 
 step "1/6 crop large images into patches (DOTA-v2 1024/gap 200, FAIR1M 600/gap 200)"
 "$PY" tools/split_images.py --source dota --preset dota-v2 --ann-dir demo/data/dota/labelTxt \
@@ -43,17 +53,23 @@ step "4/6 SEP pre-training: $ITERS iterations of configs/sep/upernet_r50.py (Res
 export SAMRS_DATA_ROOT="$OUT/samrs"
 SMALL_MODEL=(model.pretrained=None model.backbone.depth=18 "model.decode_head.in_channels=[64,128,256,512]"
              model.decode_head.channels=128 model.auxiliary_head.in_channels=256 model.auxiliary_head.channels=64)
-"$PY" tools/train.py configs/sep/upernet_r50.py --work-dir "$OUT/sep" --cfg-options \
+logged sep_train "$PY" tools/train.py configs/sep/upernet_r50.py --work-dir "$OUT/sep" --cfg-options \
     "${SMALL_MODEL[@]}" train_cfg.max_iters="$ITERS" train_cfg.val_interval="$ITERS" \
     train_dataloader.batch_size=3 train_dataloader.sampler.batch_size=3 \
     train_dataloader.num_workers=0 train_dataloader.persistent_workers=False \
     val_dataloader.num_workers=0 val_dataloader.persistent_workers=False \
     default_hooks.logger.interval=5 default_hooks.checkpoint.interval="$ITERS" \
     default_hooks.checkpoint.save_best=None
+grep -E 'Iter\(train\)' "$OUT/logs/sep_train.log" | tail -n 1 | sed -E 's/^.*(Iter\(train\))/     \1/' | cut -c1-160 || true
+echo "     checkpoint: $OUT/sep/iter_$ITERS.pth (full log: $OUT/logs/sep_train.log)"
 
 step "5/6 evaluate: mIoU per SAMRS subset and their average (paper Table 9 layout)"
-"$PY" tools/test.py configs/sep/upernet_r50.py "$OUT/sep/iter_$ITERS.pth" --work-dir "$OUT/test" \
+logged sep_test "$PY" tools/test.py configs/sep/upernet_r50.py "$OUT/sep/iter_$ITERS.pth" --work-dir "$OUT/test" \
     --cfg-options "${SMALL_MODEL[@]}" test_dataloader.num_workers=0 test_dataloader.persistent_workers=False
+# The Table-9 summary (one row per subset, then the average) and the metric line.
+sed -n '/per subset results/,/^$/p' "$OUT/logs/sep_test.log" | grep -E '^\+|^\|' | sed 's/^/     /' || true
+grep -E 'Iter\(test\)' "$OUT/logs/sep_test.log" | tail -n 1 | sed -E 's/^.*(Iter\(test\))/     \1/' | tr -s ' ' | cut -c1-400 || true
+echo "     (full log: $OUT/logs/sep_test.log)"
 
 step "6/6 overlay picture of the generated labels"
 "$PY" tools/visualize_labels.py "$OUT/samrs/sota" --num 1 --out-dir "$OUT/overlays"
@@ -66,5 +82,6 @@ cat <<MSG
                             annotations.json (COCO), summary.json, train.txt, val.txt
   sep/                      SEP checkpoint iter_$ITERS.pth and training logs
   test/                     evaluation logs (per-subset mIoU)
+  logs/                     the full output of the training and test steps
   overlays/                 $(ls "$OUT/overlays" | head -n1)
 MSG
