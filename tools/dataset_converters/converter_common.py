@@ -38,7 +38,10 @@ def window_starts(length: int, size: int, stride: int) -> List[int]:
 
     Windows start every ``stride`` pixels; the last one is moved back so that it ends
     exactly at the border (never outside, never a partial crop). A side shorter than the
-    window gets a single window at 0 (the caller pads). For a 6000-pixel Potsdam tile,
+    window gets a single window at 0 (the caller pads). This is the common practice of
+    DOTA / FAIR1M cropping (BboxToolkit, mmrotate's ``img_split``; DESIGN.md section 6) with
+    ``stride = size - gap``; the Potsdam, iSAID and SAMRS-MAE converters all use it, and it is
+    the rule issue 18 makes the default of ``samrs_mm/patches/``. For a 6000-pixel Potsdam tile,
     size 512 and stride 320 this gives 19 starts, hence 19 x 19 = 361 crops per tile.
     """
     if size <= 0 or stride <= 0:
