@@ -29,13 +29,10 @@ warmup_epochs = 40
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1.5e-4 * 2048 / 256, betas=(0.9, 0.95), weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={
-        'ln': dict(decay_mult=0.0),
-        'bias': dict(decay_mult=0.0),
-        'pos_embed': dict(decay_mult=0.0),
-        'mask_token': dict(decay_mult=0.0),
-        'cls_token': dict(decay_mult=0.0),
-    }))
+    # timm's add_weight_decay, as the authors' script: no decay on biases and 1-D (norm)
+    # tensors only; the class / mask tokens are decayed (mmpretrain's own MAE config exempts
+    # them). The position tables are fixed sin-cos tables, not trained.
+    paramwise_cfg=dict(custom_keys={'ln': dict(decay_mult=0.0), 'bias': dict(decay_mult=0.0)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),

@@ -174,3 +174,38 @@ def test_full_size_mae_vit_b_converts_key_for_key_with_verify(tmp_path, capsys):
     assert all(tuple(v.shape) == tuple(own[k].shape) for k, v in converted.items() if k in own)
     result = convert_checkpoint('vit_rvsa', extract_state_dict(torch.load(src, weights_only=False)))
     assert set(result.dropped) == {'cls_token', 'ln1.weight', 'ln1.bias'}
+
+
+def test_full_size_mae_vit_b16_builds_and_computes_its_loss_on_the_pinned_stack():
+    # mmpretrain 1.2.0 beside mmcv 2.1.0 / mmengine 0.10.7 / torch 2.14: the config's own model
+    # (MAE ViT-B/16, its decoder and data preprocessor) and optimiser on a collated batch.
+    # (Training steps are what the tiny dist_train.sh run above takes; a full-size backward +
+    # AdamW step is about 20 s on 2 CPU cores, measured once, see docs/finetune.md.)
+    import mmcv
+    import mmengine
+    import mmpretrain
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    from mmpretrain.structures import DataSample
+    assert (mmpretrain.__version__, mmcv.__version__, mmengine.__version__) == ('1.2.0', '2.1.0', '0.10.7')
+    cfg = Config.fromfile(MAE_CONFIG)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = PRETRAIN_MODELS.build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor))
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert sum(p.numel() for p in model.backbone.parameters()) == 85_798_656  # ViT-B/16 + final norm
+    # no weight decay on norms and biases only (the authors' timm add_weight_decay rule)
+    decays = {id(p): group['weight_decay'] for group in optim_wrapper.optimizer.param_groups
+              for p in group['params']}
+    assert decays[id(model.backbone.layers[0].ln1.weight)] == 0.0
+    assert decays[id(model.backbone.layers[0].attn.qkv.bias)] == 0.0
+    assert decays[id(model.backbone.layers[0].attn.qkv.weight)] == 0.05
+    assert decays[id(model.backbone.cls_token)] == decays[id(model.neck.mask_token)] == 0.05
+    torch.manual_seed(0)
+    batch = dict(inputs=torch.randint(0, 256, (1, 3, 224, 224), dtype=torch.uint8), data_samples=[DataSample()])
+    with torch.no_grad():
+        data = model.data_preprocessor(batch, True)
+        losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss'])
+    # 75 % of the 196 patches are masked: the encoder sees 49 of them and the class token
+    assert model.backbone(data['inputs'])[0].shape == (1, 50, 768)

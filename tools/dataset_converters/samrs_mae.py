@@ -174,8 +174,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--crop-size', type=int, default=384, help='crop side (paper: 384)')
     parser.add_argument('--stride', type=int, default=300, help='crop stride (paper: 300)')
     parser.add_argument('--ext', choices=['.png', '.jpg'], default='.png',
-                        help='crop format: .png (lossless, default) or .jpg (quality 95, '
-                             'about a tenth of the disk space)')
+                        help='crop format: .png (lossless, default; about 300 KB a crop) or '
+                             '.jpg (quality 95, about a quarter of that; docs/finetune.md)')
     parser.add_argument('--nproc', type=int, default=default_nproc(), help='worker processes')
     parser.add_argument('--overwrite', action='store_true',
                         help='rewrite crops that already exist (default: resume)')
