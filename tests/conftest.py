@@ -1,6 +1,7 @@
 """Shared pytest fixtures: repository paths, the real sample data, subprocess helpers."""
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -44,3 +45,10 @@ def run_tool(args, cwd=REPO_ROOT, env=None, timeout=900, check=True):
         raise AssertionError(f'command failed ({proc.returncode}): {" ".join(map(str, args))}\n'
                              f'--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
     return proc
+
+
+def free_port():
+    """A TCP port nobody listens on now, for a torchrun master (tests run side by side)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])

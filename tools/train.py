@@ -2,6 +2,8 @@
 
 Same arguments and behaviour as mmsegmentation's ``tools/train.py``; in addition the plugin
 is imported (runtime fixes + registered classes) and, without CUDA, ``SyncBN`` becomes ``BN``.
+Configs of other OpenMMLab scopes run the same way: ``configs/mae/`` (SAMRS-MAE) is an
+mmpretrain config (``default_scope = 'mmpretrain'``).
 """
 import argparse
 import logging

@@ -16,6 +16,7 @@ CONFIGS = {
     'upernet_vit_adapter_b.py': ('ViTAdapter', 6e-5, 1e-2, 0.95, 'LayerDecay', 'deit_base_patch16_224'),
     'upernet_vit_adapter_b_beit.py': ('ViTAdapter', 6e-5, 1e-2, 0.95, 'LayerDecay', 'beit_base_patch16_224_pt22k'),
     'upernet_vit_rvsa_b.py': ('ViTRVSA', 6e-5, 5e-2, 0.9, 'LayerDecay', 'vit-b-checkpoint-1599.pth'),
+    'upernet_vit_rvsa_b_samrs_mae.py': ('ViTRVSA', 6e-5, 5e-2, 0.9, 'LayerDecay', 'samrs-mae_vit-b.pth'),
 }
 OUT_CHANNELS = {'ViTAEv2': [64, 128, 256, 512], 'InternImage': [64, 128, 256, 512], 'ViTAdapter': [768] * 4,
                 'ViTRVSA': [768] * 4}

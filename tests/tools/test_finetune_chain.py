@@ -64,7 +64,7 @@ def test_sep_convert_finetune_test(tmp_path):
     env = dict(POTSDAM_ROOT=potsdam, SAMRS_SEP_INIT=init)
     converted = run_tool(['tools/convert_sep_checkpoint.py', sep_checkpoint, init,
                           '--config', finetune_config], env=env)
-    assert 'dropped: 12 tensors (SEP sources: fast, sior, sota)' in converted.stdout
+    assert 'dropped: 12 tensors (SEP subsets: fast, sior, sota)' in converted.stdout
     assert ('starting fresh: auxiliary_head.conv_seg.bias, auxiliary_head.conv_seg.weight, '
             'decode_head.conv_seg.bias, decode_head.conv_seg.weight') in converted.stdout
     assert 'missing (' not in converted.stdout and 'unexpected (' not in converted.stdout

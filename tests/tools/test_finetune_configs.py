@@ -15,7 +15,7 @@ FINETUNE = osp.join(REPO_ROOT, 'configs', 'finetune')
 DATASETS = ('potsdam', 'isaid')
 FULL = sorted(p for d in DATASETS for p in glob.glob(osp.join(FINETUNE, d, '*.py')))
 SMALL = sorted(p for d in DATASETS for p in glob.glob(osp.join(FINETUNE, d, 'small_data', '*.py')))
-NAME = re.compile(r'(?P<model>[a-z0-9_\-]+?)-(?P<init>imp|rsp|beit|mae)(?P<sep>-sep)?_8xb1-80k_'
+NAME = re.compile(r'(?P<model>[a-z0-9_\-]+?)-(?P<init>imp|rsp|beit|samrs-mae|mae)(?P<sep>-sep)?_8xb1-80k_'
                   r'(?P<dataset>potsdam|isaid)(-(?P<pct>\d)pct)?-(?P<size>\d+)x(?P=size)\.py$')
 
 
@@ -38,7 +38,7 @@ PROTOCOL = {
 
 
 def test_config_set_is_complete():
-    assert len(FULL) == 52 and len(SMALL) == 3 * len(FULL)
+    assert len(FULL) == 56 and len(SMALL) == 3 * len(FULL)
     for path in FULL:
         stem = osp.basename(path)[:-3]
         folder = osp.dirname(path)
@@ -98,8 +98,13 @@ def test_config_follows_the_paper_protocol(path):
         assert cfg.model.get('pretrained') is None and cfg.model.backbone.get('init_cfg') is None
     else:
         assert cfg.load_from is None
-    if match['init'] in ('rsp', 'beit') and not match['sep']:
+    if match['init'] in ('rsp', 'beit', 'samrs-mae') and not match['sep']:
         assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+    if match['init'] in ('mae', 'samrs-mae') and not match['sep']:
+        # MillionAID MAE (the RVSA authors') vs the MAE of configs/mae/ on the SAMRS crops
+        assert cfg.model.backbone.type == 'ViTRVSA' and match['model'] == 'upernet_vit-b-rvsa'
+        assert cfg.model.backbone.init_cfg.checkpoint.endswith(
+            'samrs-mae_vit-b.pth' if match['init'] == 'samrs-mae' else 'vit-b-checkpoint-1599.pth')
     # Small-data rows: the deterministic subset option, nothing else changes.
     expected_ratio = int(match['pct']) / 100 if match['pct'] else None
     assert cfg.train_dataloader.dataset.get('subset_ratio') == expected_ratio
@@ -115,6 +120,14 @@ def test_sep_checkpoint_path_comes_from_the_environment(monkeypatch, tmp_path):
     assert cfg.load_from == str(tmp_path / 'mine.pth')
     assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'potsdam')
     assert cfg.test_dataloader.dataset.data_root == str(tmp_path / 'potsdam')
+
+
+def test_samrs_mae_checkpoint_path_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv('SAMRS_MAE_VITB_SAMRS', str(tmp_path / 'samrs-mae.pth'))
+    for path in (osp.join(FINETUNE, 'isaid', 'small_data',
+                          'upernet_vit-b-rvsa-samrs-mae_8xb1-80k_isaid-5pct-896x896.py'),
+                 osp.join(REPO_ROOT, 'configs', 'sep', 'upernet_vit_rvsa_b_samrs_mae.py')):
+        assert Config.fromfile(path).model.backbone.init_cfg.checkpoint == str(tmp_path / 'samrs-mae.pth')
 
 
 def test_family_optimisers_follow_table_7():

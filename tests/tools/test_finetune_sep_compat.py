@@ -30,6 +30,7 @@ PAIRS = [
     ('upernet_internimage_t.py', 'potsdam/upernet_internimage-t-imp-sep_8xb1-80k_potsdam-512x512.py'),
     ('upernet_vit_adapter_b.py', 'potsdam/upernet_vit-adapter-b-imp-sep_8xb1-80k_potsdam-512x512.py'),
     ('upernet_vit_rvsa_b.py', 'isaid/upernet_vit-b-rvsa-mae-sep_8xb1-80k_isaid-896x896.py'),
+    ('upernet_vit_rvsa_b_samrs_mae.py', 'potsdam/upernet_vit-b-rvsa-samrs-mae-sep_8xb1-80k_potsdam-512x512.py'),
     ('mask2former_r50.py', 'potsdam/mask2former_r50-imp-sep_8xb1-80k_potsdam-512x512.py'),
 ]
 

@@ -10,7 +10,8 @@ FORMAT (source -> consumer):
   vit_adapter  DeiT / MAE / BEiT ViT-B              -> samrs_mm ViTAdapter
   beit         BEiT-B (microsoft/unilm)             -> mmseg BEiT / samrs_mm BEiTBackbone
                (relative position tables and layer scale kept)
-  vit_rvsa     MAE ViT-B (MillionAID), RVSA         -> samrs_mm ViTRVSA
+  vit_rvsa     MAE ViT-B (MillionAID; mmpretrain's  -> samrs_mm ViTRVSA
+               SAMRS-MAE of configs/mae/), RVSA
   vitaev2      ViTAEv2-S (ImageNet) / RSP ViTAEv2-S -> samrs_mm ViTAEv2
   internimage  InternImage-T (ImageNet)             -> samrs_mm InternImage
 

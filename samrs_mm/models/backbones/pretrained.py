@@ -17,7 +17,8 @@ format             official source                                      target
 ``vit_adapter``    same ViT checkpoints                                 :class:`ViTAdapter`
 ``beit``           microsoft/unilm BEiT (``blocks.i``, ``q_bias``,        mmseg ``BEiT`` /
                    ``relative_position_bias_table``, ``gamma_1``)         :class:`BEiTBackbone`
-``vit_rvsa``       MAE ViT (MillionAID), RVSA / SAMRS RVSA checkpoints    :class:`ViTRVSA`
+``vit_rvsa``       MAE ViT (MillionAID; mmpretrain's SAMRS-MAE),         :class:`ViTRVSA`
+                   RVSA / SAMRS RVSA checkpoints
 ``vitaev2``        ViTAEv2 (ImageNet) / RSP ViTAEv2 (``layers.i.RC``)    :class:`ViTAEv2`
 ``internimage``    InternImage (``levels.i.blocks.j.dcn``)              :class:`InternImage`
 =================  ===================================================  ==========================
@@ -286,10 +287,15 @@ def convert_vit_adapter(state_dict: Mapping[str, Tensor], target_keys=None) -> C
 
 
 def convert_vit_rvsa(state_dict: Mapping[str, Tensor], target_keys=None, interval: int = 3) -> ConvertedCheckpoint:
-    """MAE ViT (e.g. the MillionAID ``vit-b-checkpoint-1599.pth``) or official RVSA checkpoints -> :class:`ViTRVSA`.
+    """MAE ViT-B (timm names: the MillionAID ``vit-b-checkpoint-1599.pth``; mmpretrain names:
+    a SAMRS-MAE run of ``configs/mae/``) or official RVSA checkpoints -> :class:`ViTRVSA`.
 
     Layers ``i`` with ``(i + 1) % interval != 0`` use RVSA window attention (``attn.qkv`` /
     ``attn.proj``), the others mmseg's global attention (``attn.attn.in_proj_*``).
+    mmpretrain's ``MAEViT`` already names its blocks ``layers.i`` with ``ln1`` / ``ln2`` /
+    ``ffn.layers``, as ViTRVSA does: only the attention of the global layers is renamed;
+    its final norm ``ln1`` and class token are dropped (the segmentor checkpoint's decoder
+    ``neck.*`` never gets here: ``extract_state_dict`` keeps the ``backbone.`` part).
     """
     def attn_key(match, name):
         index = int(match.group(1))
@@ -297,10 +303,18 @@ def convert_vit_rvsa(state_dict: Mapping[str, Tensor], target_keys=None, interva
             return _mmseg_attn_key(index, name)
         return f'layers.{index}.attn.{name}'
 
+    def mmpretrain_attn(match, value):
+        return {attn_key(match, f'{match.group(2)}.{match.group(3)}'): value}
+
     win = r'blocks\.(\d+)\.attn\.'
+    mmpretrain_layer = r'layers\.(\d+)\.'
     rules = [
         (r'pos_embed', 'pos_embed'),
         (r'patch_embed\.proj\.(weight|bias)', r'patch_embed.projection.\1'),
+        (r'patch_embed\.projection\.(weight|bias)', r'patch_embed.projection.\1'),
+        (mmpretrain_layer + r'(ln1|ln2)\.(weight|bias)', r'layers.\1.\2.\3'),
+        (mmpretrain_layer + r'attn\.(qkv|proj)\.(weight|bias)', mmpretrain_attn),
+        (mmpretrain_layer + r'ffn\.layers\.(0\.0|1)\.(weight|bias)', r'layers.\1.ffn.layers.\2.\3'),
         (win + r'(rel_pos_h|rel_pos_w)', r'layers.\1.attn.\2'),
         (win + r'sampling_offsets\.2\.(weight|bias)', r'layers.\1.attn.offset_head.\2'),
         (win + r'sampling_scales\.2\.(weight|bias)', r'layers.\1.attn.scale_head.\2'),
@@ -312,7 +326,7 @@ def convert_vit_rvsa(state_dict: Mapping[str, Tensor], target_keys=None, interva
     ] + _vit_block_rules(r'blocks\.(\d+)\.', r'layers.\1.', attn_key)
     drops = _VIT_DROPS + [
         (r'cls_token', 'ViT-RVSA has no class token'),
-        (r'norm\.(weight|bias)', 'final ViT norm (unused: outputs go through the feature pyramid)'),
+        (r'(?:norm|ln1)\.(weight|bias)', 'final ViT norm (unused: outputs go through the feature pyramid)'),
         (r'blocks\.\d+\.attn\.relative_position_index', 'buffer rebuilt by the model'),
     ]
     result = _apply_rules('vit_rvsa', state_dict, rules, drops)
@@ -484,6 +498,26 @@ def _is_native(state_dict: Mapping[str, Tensor], own_keys: Iterable[str]) -> boo
     return hits > 0 and hits >= len(state_dict) / 2
 
 
+def _in_model_layout(state: 'OrderedDict[str, Tensor]', own: Mapping[str, Tensor],
+                     fmt: str) -> Tuple['OrderedDict[str, Tensor]', Dict[str, str], str]:
+    """The checkpoint in the model's key names: ``(state, dropped, source)``.
+
+    An official layout can share most names with the model (mmpretrain's MAE ViT and
+    :class:`ViTRVSA` differ only in the global layers' attention), so a checkpoint counts as
+    native only when the ``fmt`` rules cannot map it, or map no more of the model's keys.
+    """
+    native = _is_native(state, own)
+    try:
+        result = convert_checkpoint(fmt, state, target_keys=own.keys())
+    except UnmappableKeysError:
+        if native:
+            return state, {}, 'native'
+        raise
+    if native and len(result.state_dict) <= sum(key in own for key in state):
+        return state, {}, 'native'
+    return result.state_dict, result.dropped, f'official {fmt!r}'
+
+
 def load_pretrained_weights(model: torch.nn.Module, checkpoint: str, official_format: str, logger=None) -> dict:
     """Load ``checkpoint`` (path or URL) into ``model``, converting official layouts on the fly.
 
@@ -499,12 +533,7 @@ def load_pretrained_weights(model: torch.nn.Module, checkpoint: str, official_fo
     raw = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu', logger=logger)
     state = extract_state_dict(raw)
     own = model.state_dict()
-    dropped: Dict[str, str] = {}
-    if _is_native(state, own):
-        source = 'native'
-    else:
-        result = convert_checkpoint(official_format, state, target_keys=own.keys())
-        state, dropped, source = result.state_dict, result.dropped, f'official {official_format!r}'
+    state, dropped, source = _in_model_layout(state, own, official_format)
     adapt = getattr(model, 'adapt_pretrained_state_dict', None)
     if adapt is not None:
         state = adapt(state)
