@@ -5,6 +5,8 @@ its outputs with :func:`atomic_write` / :func:`atomic_open` (a temporary file on
 file system, then one rename: a reader sees the old file or the complete new one, never half
 of it), and resumes by reading, per item, a json record written after the item's outputs
 (:func:`load_record`, :func:`record_is_current`): an item whose record is current is skipped.
+An output folder remembers the settings it was made with (:func:`claim_settings`), so a rerun
+with other settings is refused instead of mixing two kinds of output.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import os
 import os.path as osp
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional
 
-__all__ = ['temp_path', 'atomic_open', 'atomic_write', 'load_record', 'record_is_current']
+__all__ = ['temp_path', 'atomic_open', 'atomic_write', 'load_record', 'record_is_current', 'SettingsMismatch',
+           'claim_settings']
 
 _COUNTER = itertools.count()
 
@@ -79,3 +82,26 @@ def record_is_current(record: Optional[Mapping[str, Any]], match: Mapping[str, A
     if any(record.get(key) != value for key, value in dict(match).items()):
         return False
     return all(osp.lexists(path) for path in outputs)
+
+
+class SettingsMismatch(ValueError):
+    """An output folder was made with other settings than the run's."""
+
+
+def claim_settings(path: str, settings: Mapping[str, Any], remedy: str,
+                   previous: Optional[Mapping[str, Any]] = None) -> None:
+    """Record ``settings`` at ``path`` (json), after refusing a folder made with other ones.
+
+    ``previous`` stands in for the settings of a folder made before ``path`` was written
+    (read from its other records by the caller). Raises :class:`SettingsMismatch` naming
+    the settings that differ and ``remedy`` (what the user can do).
+    """
+    previous = load_record(path) or previous
+    settings = json.loads(json.dumps(dict(settings)))  # the json form, as it is stored
+    if previous is not None and dict(previous) != settings:
+        changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
+        before = {k: previous.get(k) for k in changed}
+        now = {k: settings.get(k) for k in changed}
+        raise SettingsMismatch(f'{path}: {osp.dirname(path) or "."} was made with other settings '
+                               f'({", ".join(changed)} differ: {before} vs {now}); {remedy}')
+    atomic_write(path, json.dumps(settings, indent=2, sort_keys=True).encode())

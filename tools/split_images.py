@@ -24,6 +24,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from samrs_mm.fileio import SettingsMismatch  # noqa: E402
 from samrs_mm.patches import PRESETS, PatchSettings, crop_dataset  # noqa: E402
 from samrs_mm.sources import SOURCES, build_source  # noqa: E402
 
@@ -60,6 +61,12 @@ def parse_args(argv=None):
     out.add_argument('--pad-value', type=int, nargs='+', help='padding colour (1 or 3 values)')
     out.add_argument('--keep-empty', action='store_true', help='also write patches without objects')
     out.add_argument('--img-ext', choices=['.png', '.jpg', '.bmp', '.tif'])
+    out.add_argument('--window-rule', choices=['shift', 'pad'],
+                     help="'shift' (default; the DOTA devkit / BboxToolkit / mmrotate rule): the last "
+                     "window ends at the border; 'pad': a fixed grid whose border windows are padded")
+    out.add_argument('--label-header', action='store_true',
+                     help='write imagesource/gsd as header lines of the label files (mmrotate 1.x '
+                     'cannot read those; by default they go to label_meta/<name>.json)')
     run = parser.add_argument_group('run')
     run.add_argument('--nproc', type=int, default=1, help='worker processes')
     run.add_argument('--no-resume', action='store_true',
@@ -100,11 +107,13 @@ def split_settings(args, split_cfg: dict) -> PatchSettings:
     preset = args.preset or values.pop('preset', None)
     if preset:
         values = {**PRESETS[preset], **values}
-    for key in ('patch_size', 'gap', 'rates', 'iof_thr', 'truncated', 'pad_value', 'img_ext'):
+    for key in ('patch_size', 'gap', 'rates', 'iof_thr', 'truncated', 'pad_value', 'img_ext', 'window_rule'):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     if args.keep_empty:
         values['keep_empty'] = True
+    if args.label_header:
+        values['label_header'] = True
     return PatchSettings(**values)
 
 
@@ -119,10 +128,14 @@ def main(argv=None) -> int:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     print(f'{cfg["type"]}: {len(source)} images -> {args.out_dir} '
-          f'({settings.patch_size}x{settings.patch_size}, gap {settings.gap}, '
+          f'({settings.patch_size}x{settings.patch_size}, gap {settings.gap}, {settings.window_rule} windows, '
           f'rates {list(settings.rates)}, iof >= {settings.iof_thr}, {args.nproc} processes)')
-    summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
-                            resume=not args.no_resume, progress=not args.no_progress)
+    try:
+        summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
+                               resume=not args.no_resume, progress=not args.no_progress)
+    except SettingsMismatch as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
     print(summary.report())
     print(f'summary written to {osp.join(args.out_dir, "split_summary.json")}')
     return 0 if summary.ok else 1

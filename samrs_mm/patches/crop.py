@@ -25,7 +25,7 @@ import numpy as np
 from ..structures import boxes as G
 from ..structures.record import ImageRecord, Instance
 from ..structures.rle import decode_window, encode_window
-from .windows import patch_name, patch_windows
+from .windows import WINDOW_RULES, patch_name, patch_windows
 
 __all__ = ['PRESETS', 'PatchSettings', 'Patch', 'crop_patches']
 
@@ -54,6 +54,8 @@ class PatchSettings:
     pad_value: Tuple[int, int, int] = (0, 0, 0)
     keep_empty: bool = False
     img_ext: str = '.png'
+    window_rule: str = 'shift'
+    label_header: bool = False
 
     def __post_init__(self):
         self.rates = tuple(float(r) for r in (self.rates if isinstance(self.rates, (list, tuple))
@@ -75,6 +77,8 @@ class PatchSettings:
             raise ValueError(f'pad_value must be one value or three, got {pad!r}')
         if self.img_ext not in ('.png', '.jpg', '.bmp', '.tif'):
             raise ValueError(f'img_ext must be .png, .jpg, .bmp or .tif, got {self.img_ext!r}')
+        if self.window_rule not in WINDOW_RULES:
+            raise ValueError(f'window_rule must be one of {", ".join(WINDOW_RULES)}, got {self.window_rule!r}')
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> 'PatchSettings':
@@ -155,10 +159,12 @@ def _clean_ring(coords: np.ndarray) -> np.ndarray:
     return pts
 
 
-def _clipped_quad(geometry) -> Tuple[np.ndarray, np.ndarray]:
-    """``(quad [4, 2], hbox [4])`` of a clipped shapely geometry.
+def _clipped_quad(geometry, window) -> Tuple[np.ndarray, np.ndarray]:
+    """``(quad [4, 2], hbox [4])`` of a clipped shapely geometry, both inside ``window``.
 
-    The clipped polygon itself when it has 4 corners, else its minimum-area rectangle; the
+    The clipped polygon itself when it has 4 corners; else the smallest rectangle around it
+    that stays inside the window (among the rectangles with a side on a hull edge, and the
+    axis-aligned one, which always fits), so a written object never leaves its patch. The
     hbox is always the clipped geometry's extent.
     """
     import shapely
@@ -172,7 +178,15 @@ def _clipped_quad(geometry) -> Tuple[np.ndarray, np.ndarray]:
             ring = ring[::-1]  # clockwise on screen, like DOTA labels
         start = int(np.argmin(ring.sum(1)))  # the top-left-most corner first
         return np.roll(ring, -start, axis=0), hbox
-    return G.rbox_to_quad(G.points_to_rbox(ring)), hbox
+    candidates = np.concatenate([G.enclosing_rboxes(ring), G.hbox_to_rbox(hbox)[None]])
+    quads = G.rbox_to_quad(candidates)
+    x1, y1, x2, y2 = window
+    inside = ((quads[..., 0] >= x1 - _INSIDE_EPS) & (quads[..., 0] <= x2 + _INSIDE_EPS) &
+              (quads[..., 1] >= y1 - _INSIDE_EPS) & (quads[..., 1] <= y2 + _INSIDE_EPS)).all(axis=1)
+    areas = np.where(inside, candidates[:, 2] * candidates[:, 3], np.inf)
+    quad = quads[int(np.argmin(areas))]
+    # Rounding may leave a corner a hair outside: put it on the border.
+    return np.stack([np.clip(quad[:, 0], x1, x2), np.clip(quad[:, 1], y1, y2)], axis=1), hbox
 
 
 def _mask_box(instance: Instance, rate: float) -> Optional[Tuple[np.ndarray, int, int]]:
@@ -266,7 +280,7 @@ def _fill_window(patch: Patch, shapes: _ObjectShapes, best: np.ndarray, window, 
         if heavy and settings.truncated == 'drop':
             continue
         best[k] = max(best[k], DIFFICULT if heavy else CLIPPED)
-        quad, hbox = _clipped_quad(clipped[j])
+        quad, hbox = _clipped_quad(clipped[j], window)
         patch.instances.append(_patch_instance(source, quad - offset, hbox - np.tile(offset, 2),
                                                source.difficult or heavy,
                                                shapes.mask_in_window(k, x1, y1, size)))
@@ -297,7 +311,7 @@ def crop_patches(record: ImageRecord, image: np.ndarray,
             scaled = cv2.resize(image, None, fx=rate, fy=rate, interpolation=interp)
         shapes = _ObjectShapes(record, rate)
         height, width = scaled.shape[:2]
-        for window in patch_windows(width, height, size, settings.gap, 'pad'):
+        for window in patch_windows(width, height, size, settings.gap, settings.window_rule):
             window = tuple(int(v) for v in window)
             canvas, valid_width, valid_height = _window_canvas(scaled, window[0], window[1], size,
                                                                settings.pad_value)

@@ -15,13 +15,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..fileio import atomic_write
+from ..fileio import atomic_write, claim_settings, load_record
 from ..sources.errors import ReadStats
 from ..structures.errors import AnnotationError
 from .crop import PatchSettings
-from .write import finished_manifest, write_patches
+from .write import MANIFEST_DIR, finished_manifest, write_patches
 
-__all__ = ['CropSummary', 'crop_dataset']
+__all__ = ['SETTINGS_FILE', 'CropSummary', 'crop_dataset', 'claim_out_dir']
+
+SETTINGS_FILE = 'split_settings.json'
+# What folders cut before these settings existed were made with.
+_EARLIER_DEFAULTS = dict(window_rule='pad', label_header=True)
 
 _WORKER: Dict[str, Any] = {}
 
@@ -132,6 +136,22 @@ class CropSummary:
         return '\n'.join(lines)
 
 
+def claim_out_dir(out_dir: str, settings: PatchSettings) -> None:
+    """Refuse an output folder cut with other settings (a second window rule would mix two
+    sets of patches); record ours in ``split_settings.json``."""
+    previous = None
+    manifest_dir = osp.join(out_dir, MANIFEST_DIR)
+    if osp.isdir(manifest_dir):
+        # A folder from before the settings file: its manifests say how it was cut.
+        names = sorted(n for n in os.listdir(manifest_dir) if n.endswith('.json'))
+        manifest = load_record(osp.join(manifest_dir, names[0])) if names else None
+        if manifest and isinstance(manifest.get('settings'), dict):
+            previous = {**_EARLIER_DEFAULTS, **manifest['settings']}
+    claim_settings(osp.join(out_dir, SETTINGS_FILE), settings.as_dict(),
+                   'continue it with the same options (e.g. --window-rule), or give another --out-dir',
+                   previous)
+
+
 def crop_dataset(source, out_dir: str, settings: Optional[PatchSettings] = None,
                   nproc: int = 1, resume: bool = True, progress: bool = True,
                   indices: Optional[Sequence[int]] = None) -> CropSummary:
@@ -144,7 +164,7 @@ def crop_dataset(source, out_dir: str, settings: Optional[PatchSettings] = None,
     """
     from tqdm import tqdm
     settings = settings or PatchSettings()
-    os.makedirs(out_dir, exist_ok=True)
+    claim_out_dir(out_dir, settings)
     todo = list(range(len(source))) if indices is None else list(indices)
     summary = CropSummary(read_stats=ReadStats(getattr(source, 'name', '')))
     if nproc <= 1:

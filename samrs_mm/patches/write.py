@@ -1,8 +1,11 @@
 """Writing one image's patches: images, DOTA label files, mask files and the manifest.
 
 * ``images/<name><img_ext>`` and ``labelTxt/<name>.txt`` in DOTA format (SAMRS class
-  names, the source's ``imagesource`` / ``gsd`` header with ``gsd / rate``), readable by the
-  DOTA reader; patches without objects are not written unless ``keep_empty``.
+  names), readable by the DOTA reader and by mmrotate's ``DOTADataset``; patches without
+  objects are not written unless ``keep_empty``. The source's ``imagesource`` / ``gsd``
+  header (``gsd / rate``) goes into ``label_meta/<name>.json`` beside the labels, which the
+  DOTA reader reads as the file's header; with ``label_header=True`` it is written as the
+  label file's first lines instead (mmrotate 1.x cannot parse those lines).
 * ``masks/<name>.json`` for patches whose objects have ground-truth masks (written before
   the label): the masks as COCO RLE in the padded patch frame, keyed by the label file's
   line numbers; the DOTA reader attaches them again.
@@ -24,11 +27,12 @@ from ..sources.dota import dota_lines
 from ..structures.record import ImageRecord
 from .crop import Patch, PatchSettings, crop_patches
 
-__all__ = ['MANIFEST_DIR', 'MASK_DIR', 'MASK_FILE_VERSION', 'patch_label_lines', 'patch_mask_file',
+__all__ = ['MANIFEST_DIR', 'MASK_DIR', 'LABEL_META_DIR', 'MASK_FILE_VERSION', 'patch_label_lines', 'patch_mask_file',
            'write_patches', 'finished_manifest']
 
 MANIFEST_DIR = 'split_manifest'
 MASK_DIR = 'masks'
+LABEL_META_DIR = 'label_meta'
 MASK_FILE_VERSION = 1
 
 
@@ -74,10 +78,13 @@ def _label_header(record: ImageRecord, rate: float) -> Dict[str, Any]:
 
 def _write_patch(patch: Patch, record: ImageRecord, out_dir: str, classes: Sequence[str],
                  settings: PatchSettings) -> None:
-    """Image, mask file, then label (a patch counts as done only when its label exists)."""
-    lines = patch_label_lines(patch, classes, _label_header(record, patch.rate))
+    """Image, mask file, label meta, then label (a patch counts as done only when its label exists)."""
+    header = _label_header(record, patch.rate)
+    lines = patch_label_lines(patch, classes, header if settings.label_header else None)
     atomic_write(osp.join(out_dir, 'images', patch.name + settings.img_ext),
                  _encode_image(patch.image, settings.img_ext))
+    if header and not settings.label_header:
+        atomic_write(osp.join(out_dir, LABEL_META_DIR, patch.name + '.json'), json.dumps(header).encode('utf-8'))
     if any(inst.mask is not None for inst in patch.instances):
         atomic_write(osp.join(out_dir, MASK_DIR, patch.name + '.json'),
                      json.dumps(patch_mask_file(patch, len(lines))).encode('utf-8'))

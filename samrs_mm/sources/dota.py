@@ -45,7 +45,7 @@ def _parse_header(line: str) -> Optional[tuple]:
 
 @register_source('dota')
 class DOTASource(DetectionSource):
-    """DOTA ``labelTxt`` reader (also reads the patches written by :mod:`.split`).
+    """DOTA ``labelTxt`` reader (also reads the patches written by :mod:`samrs_mm.patches`).
 
     Args:
         ann_dir: folder of ``*.txt`` label files.
@@ -53,6 +53,9 @@ class DOTASource(DetectionSource):
         split_file: optional file listing the image stems to read, one per line.
         mask_dir: folder of ``<stem>.json`` ground-truth masks (written by the patch
             cropping); default: ``masks`` beside ``ann_dir``, used when it exists.
+        meta_dir: folder of ``<stem>.json`` header values (``imagesource``, ``gsd``) of label
+            files written without header lines (the patch cropping's default, so that
+            mmrotate can read them); default: ``label_meta`` beside ``ann_dir``.
         **kwargs: see :class:`~samrs_mm.sources.base.DetectionSource` (``class_list``
             defaults to ``'sota'``).
     """
@@ -60,7 +63,8 @@ class DOTASource(DetectionSource):
     default_class_list = 'sota'
 
     def __init__(self, ann_dir: str, img_dir: Optional[str] = None,
-                 split_file: Optional[str] = None, mask_dir: Optional[str] = None, **kwargs):
+                 split_file: Optional[str] = None, mask_dir: Optional[str] = None,
+                 meta_dir: Optional[str] = None, **kwargs):
         if not osp.isdir(ann_dir):
             raise FileNotFoundError(f'DOTA annotation folder not found: {ann_dir}')
         self.ann_dir = ann_dir
@@ -71,6 +75,7 @@ class DOTASource(DetectionSource):
         if mask_dir is None:
             mask_dir = osp.join(osp.dirname(osp.normpath(ann_dir)), 'masks')
         self.mask_dir = mask_dir
+        self.meta_dir = meta_dir or osp.join(osp.dirname(osp.normpath(ann_dir)), 'label_meta')
         super().__init__(**kwargs)
         self._images = ImageIndex(img_dir if osp.isdir(img_dir) or self.check_images else None)
 
@@ -92,7 +97,7 @@ class DOTASource(DetectionSource):
         except (OSError, UnicodeDecodeError) as exc:
             raise AnnotationError(f'cannot read label file ({exc})', item.ann_path,
                                   reason='parse-error') from None
-        meta: Dict[str, object] = {}
+        meta: Dict[str, object] = self._read_meta(item.stem)
         parsed = []
         n_objects = 0
         object_lines: List[int] = []
@@ -136,6 +141,22 @@ class DOTASource(DetectionSource):
         return ImageRecord(image_path=image_path, width=width, height=height,
                            instances=instances, source=self.name, ann_path=item.ann_path,
                            meta=meta)
+
+    def _read_meta(self, stem: str) -> Dict[str, object]:
+        """Header values from ``<meta_dir>/<stem>.json`` (empty without it); header lines in
+        the label file itself override them."""
+        path = osp.join(self.meta_dir, stem + '.json')
+        if not osp.isfile(path):
+            return {}
+        try:
+            with open(path, encoding='utf-8') as f:
+                meta = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise AnnotationError(f'cannot read label meta file ({type(exc).__name__}: {exc})', path,
+                                  reason='parse-error') from None
+        if not isinstance(meta, dict):
+            raise AnnotationError('label meta file must hold a json object', path, reason='parse-error')
+        return meta
 
     def _read_masks(self, stem: str, object_lines: set, width: int, height: int) -> Dict[int, dict]:
         """``{label line: COCO RLE}`` from ``<mask_dir>/<stem>.json``; empty without the file.

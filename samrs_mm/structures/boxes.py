@@ -26,7 +26,7 @@ from .errors import AnnotationError
 __all__ = [
     'BoxError', 'ObjectBoxes', 'complete_boxes', 'check_boxes', 'normalize_angle_le90', 'quad_to_rbox',
     'rbox_to_quad', 'quad_to_hbox', 'rbox_to_hbox', 'hbox_to_quad', 'hbox_to_rbox', 'polygon_to_hbox',
-    'polygon_area', 'rbox_area', 'hbox_area', 'convex_hull', 'points_to_rbox',
+    'polygon_area', 'rbox_area', 'hbox_area', 'convex_hull', 'enclosing_rboxes', 'points_to_rbox',
 ]
 
 # The six point pairs of a quadrilateral: its four edges and two diagonals. The minimum-area
@@ -229,31 +229,37 @@ def convex_hull(points) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1])
 
 
-def points_to_rbox(points) -> np.ndarray:
-    """Minimum-area rotated rectangle around one point set, ``[N, 2] -> [5]`` (le90).
-
-    Checks every edge direction of the convex hull (rotating-calipers candidates), so it is
-    exact for any polygon or mask outline; single points / segments give zero-size boxes.
-    """
+def enclosing_rboxes(points) -> np.ndarray:
+    """Every rectangle around one point set with a side on one of its convex hull's edges,
+    ``[N, 2] -> [K, 5]`` (le90): the rotating-calipers candidates, the smallest of which is
+    the minimum-area rectangle (:func:`points_to_rbox`). Single points give one zero-size box."""
     hull = convex_hull(points)
     if len(hull) == 0:
-        raise ValueError('points_to_rbox needs at least one point')
+        raise ValueError('enclosing_rboxes needs at least one point')
     if len(hull) == 1:
-        return np.array([hull[0, 0], hull[0, 1], 0.0, 0.0, 0.0])
+        return np.array([[hull[0, 0], hull[0, 1], 0.0, 0.0, 0.0]])
     d = np.roll(hull, -1, axis=0) - hull
     length = np.hypot(d[:, 0], d[:, 1])
     keep = length > 0
     u = d[keep] / length[keep, None]
     n = np.stack([-u[:, 1], u[:, 0]], axis=-1)
     pu, pn = u @ hull.T, n @ hull.T  # [edges, points]
-    area = (pu.max(1) - pu.min(1)) * (pn.max(1) - pn.min(1))
-    k = int(np.argmin(area))
-    mid_u = (pu[k].max() + pu[k].min()) / 2
-    mid_n = (pn[k].max() + pn[k].min()) / 2
-    ux, uy = u[k]
-    rbox = np.array([mid_u * ux - mid_n * uy, mid_u * uy + mid_n * ux,
-                     pu[k].max() - pu[k].min(), pn[k].max() - pn[k].min(), np.arctan2(uy, ux)])
-    return normalize_angle_le90(rbox)
+    mid_u = (pu.max(1) + pu.min(1)) / 2
+    mid_n = (pn.max(1) + pn.min(1)) / 2
+    ux, uy = u[:, 0], u[:, 1]
+    rboxes = np.stack([mid_u * ux - mid_n * uy, mid_u * uy + mid_n * ux,
+                       pu.max(1) - pu.min(1), pn.max(1) - pn.min(1), np.arctan2(uy, ux)], axis=-1)
+    return normalize_angle_le90(rboxes)
+
+
+def points_to_rbox(points) -> np.ndarray:
+    """Minimum-area rotated rectangle around one point set, ``[N, 2] -> [5]`` (le90).
+
+    Checks every edge direction of the convex hull (rotating-calipers candidates), so it is
+    exact for any polygon or mask outline; single points / segments give zero-size boxes.
+    """
+    candidates = enclosing_rboxes(points)
+    return candidates[int(np.argmin(candidates[:, 2] * candidates[:, 3]))]
 
 
 # ---- an object's boxes: completed and checked in one place ------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
+from samrs_mm.fileio import SettingsMismatch
 from samrs_mm.patches import (
     PatchSettings,
     crop_dataset,
@@ -79,14 +80,36 @@ def _iof_table(record, windows):
     return table
 
 
-def test_dota_v2_preset_on_p0706_writes_four_padded_patches(p0706, tmp_path):
+def test_dota_v2_preset_on_p0706_moves_the_last_window_to_the_border(p0706, tmp_path):
     source, record, image = p0706
     settings = PatchSettings.from_preset('dota-v2')
     summary = crop_dataset(source, str(tmp_path), settings, progress=False)
     assert summary.ok and summary.patches_written == 4
+    # mmrotate's img_split names: 1111 - 1024 = 87, 1182 - 1024 = 158.
     names = sorted(os.listdir(tmp_path / 'images'))
-    assert names == ['P0706__1024__0___0.png', 'P0706__1024__0___824.png',
-                     'P0706__1024__824___0.png', 'P0706__1024__824___824.png']
+    assert names == ['P0706__1024__0___0.png', 'P0706__1024__0___158.png',
+                     'P0706__1024__87___0.png', 'P0706__1024__87___158.png']
+    # Pixels: a true crop, nothing padded.
+    patch = load_image(str(tmp_path / 'images' / 'P0706__1024__87___158.png'))
+    np.testing.assert_array_equal(patch, image[158:, 87:])
+    manifest = json.loads((tmp_path / 'split_manifest' / 'P0706.json').read_text())
+    assert [(p['valid_width'], p['valid_height']) for p in manifest['patches']] == [(1024, 1024)] * 4
+    # One ship runs a pixel past the right border (x2 = 1112): no window holds it whole any more.
+    assert manifest['accounting'] == dict(objects=536, kept=535, clipped=1, difficult=0, dropped=0)
+    # No header lines: the header travels in label_meta/ and the DOTA reader still has it.
+    first = (tmp_path / 'labelTxt' / 'P0706__1024__0___0.txt').read_text().splitlines()[0]
+    assert not first.startswith(('imagesource', 'gsd'))
+    back = build_source(type='dota', ann_dir=str(tmp_path / 'labelTxt'))[0]
+    assert back.meta == dict(imagesource='GoogleEarth', gsd=record.meta['gsd'])
+
+
+def test_padded_grid_rule_still_available(p0706, tmp_path):
+    source, record, image = p0706
+    settings = PatchSettings.from_preset('dota-v2', window_rule='pad', label_header=True)
+    crop_dataset(source, str(tmp_path), settings, progress=False)
+    assert sorted(os.listdir(tmp_path / 'images')) == [
+        'P0706__1024__0___0.png', 'P0706__1024__0___824.png', 'P0706__1024__824___0.png',
+        'P0706__1024__824___824.png']
     # Pixels: a true crop, padded with 0 beyond the 1111 x 1182 image.
     patch = load_image(str(tmp_path / 'images' / 'P0706__1024__824___824.png'))
     assert patch.shape == (1024, 1024, 3)
@@ -95,15 +118,16 @@ def test_dota_v2_preset_on_p0706_writes_four_padded_patches(p0706, tmp_path):
     manifest = json.loads((tmp_path / 'split_manifest' / 'P0706.json').read_text())
     assert [(p['valid_width'], p['valid_height']) for p in manifest['patches']] == [
         (1024, 1024), (287, 1024), (1024, 358), (287, 358)]
-    # With a 200-pixel overlap every object of P0706 lies whole in some patch.
-    assert manifest['accounting'] == dict(objects=536, kept=536, clipped=0, difficult=0, dropped=0)
+    lines = (tmp_path / 'labelTxt' / 'P0706__1024__0___0.txt').read_text().splitlines()
+    assert lines[0] == 'imagesource:GoogleEarth' and lines[1].startswith('gsd:')
+    assert not (tmp_path / 'label_meta').exists()
 
 
 def test_round_trip_dota_crop_read_back(p0706, tmp_path):
     """DOTA -> crop -> DOTA reader: every object kept, clipped or dropped, coordinates exact."""
     source, record, image = p0706
     settings = PatchSettings(patch_size=256, gap=0, iof_thr=0.7)
-    windows = patch_windows(record.width, record.height, 256, 0, 'pad')
+    windows = patch_windows(record.width, record.height, 256, 0)
     iof = _iof_table(record, windows)
     write_patches(record, image, str(tmp_path), source.classes, settings)
     manifest = json.loads((tmp_path / 'split_manifest' / 'P0706.json').read_text())
@@ -246,9 +270,12 @@ def test_resume_and_processes_agree(small_dota):
     redo = crop_dataset(source, one, settings, progress=False)
     assert redo.status == {'resumed': 2, 'done': 1} and redo.patches_written == 1
     assert _tree_bytes(one) == _tree_bytes(two)
-    # Other settings do not count as finished.
-    other = crop_dataset(source, one, PatchSettings(patch_size=128, gap=0), progress=False)
-    assert other.status == {'done': 3}
+    # Other settings are refused, never mixed into the same folder (another window rule
+    # would add a second set of patches beside the first).
+    with pytest.raises(SettingsMismatch, match=r"window_rule differ: \{'window_rule': 'shift'\} vs "
+                       r"\{'window_rule': 'pad'\}.*--window-rule"):
+        crop_dataset(source, one, PatchSettings(patch_size=128, gap=28, window_rule='pad'), progress=False)
+    assert _tree_bytes(one) == _tree_bytes(two)
     assert not any(n.endswith(tuple('0123456789')) and '.tmp' in n
                    for n in os.listdir(osp.join(one, 'images')))
 

@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import REPO_ROOT, run_tool
 
 TOOL = 'tools/split_images.py'
-P0706_LABELS = ['P0706__1024__0___0.txt', 'P0706__1024__0___824.txt', 'P0706__1024__824___0.txt',
-                'P0706__1024__824___824.txt']
+P0706_LABELS = ['P0706__1024__0___0.txt', 'P0706__1024__0___158.txt', 'P0706__1024__87___0.txt',
+                'P0706__1024__87___158.txt']
 
 
 @pytest.fixture(scope='module')
@@ -30,9 +30,9 @@ def test_split_tool_subprocess_dota_preset(shared_data, tmp_path):
     proc = run_tool([TOOL, '--source', 'dota', '--ann-dir', osp.join(shared_data, 'dota/labelTxt'),
                      '--out-dir', out, '--preset', 'dota-v2', '--nproc', '2', '--no-progress'],
                     timeout=300)
-    assert '(1024x1024, gap 200, rates [1.0], iof >= 0.7, 2 processes)' in proc.stdout
+    assert '(1024x1024, gap 200, shift windows, rates [1.0], iof >= 0.7, 2 processes)' in proc.stdout
     assert 'patches: 4 written' in proc.stdout
-    assert 'objects: 536 = 536 kept whole' in proc.stdout
+    assert 'objects: 536 = 535 kept whole + 1 only clipped' in proc.stdout
     assert sorted(os.listdir(osp.join(out, 'labelTxt'))) == P0706_LABELS
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
-from samrs_mm.fileio import atomic_write, load_record, record_is_current  # noqa: E402
+from samrs_mm.fileio import SettingsMismatch, atomic_write, claim_settings, load_record, record_is_current  # noqa: E402
 from samrs_mm.patches.windows import window_starts  # noqa: E402
 
 SETTINGS_FILE = '.conversion_settings.json'
@@ -193,20 +193,13 @@ def atomic_write_png(path: str, image: np.ndarray) -> None:
 
 def check_settings(out_dir: str, settings: dict, overwrite: bool) -> None:
     """Refuse to resume into a folder converted with different settings; record ours."""
-    os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, SETTINGS_FILE)
-    if osp.isfile(path) and not overwrite:
-        with open(path) as handle:
-            previous = json.load(handle)
-        if previous != settings:
-            changed = sorted(k for k in set(previous) | set(settings)
-                             if previous.get(k) != settings.get(k))
-            raise ConversionError(
-                f'{path}: {out_dir} was converted with other settings ({", ".join(changed)} '
-                f'differ: {({k: previous.get(k) for k in changed})} vs '
-                f'{({k: settings.get(k) for k in changed})}); use another output folder or '
-                '--overwrite')
-    atomic_write(path, json.dumps(settings, indent=2, sort_keys=True).encode())
+    if overwrite and osp.isfile(path):
+        os.remove(path)
+    try:
+        claim_settings(path, settings, 'use another output folder or --overwrite')
+    except SettingsMismatch as error:
+        raise ConversionError(str(error)) from None
 
 
 def done_marker(out_dir: str, split: str, key: str) -> str:
