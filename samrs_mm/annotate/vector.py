@@ -86,7 +86,7 @@ def mask_geometry(rle: dict, bbox: Sequence[float], transform: Sequence[float] =
     if not window.any():
         return None
     # The window's own transform: its pixel (0, 0) is image pixel (x, y).
-    frame = Affine(*transform) * Affine.translation(x, y)
+    frame = Affine(*transform) @ Affine.translation(x, y)
     polygons = []
     # 4-connected parts, as the mask's pixels are squares that touch only along edges.
     for geometry, value in shapes(window.astype(np.uint8), mask=window, connectivity=4, transform=frame):
