@@ -2,20 +2,21 @@
 # training, test for evaluation, as mmrotate's DIOR config. $DIOR_ROOT (default data/DIOR):
 #   JPEGImages-trainval/ JPEGImages-test/ Annotations/Oriented Bounding Boxes/*.xml
 #   ImageSets/Main/{train,val,test}.txt
-# 20 classes (the SIOR order), 800 x 800 images, flips h / v / diagonal; DOTAMetric mAP.
+# 20 classes (the SIOR order), 800 x 800 images kept at their size, flips h / v / diagonal;
+# DOTAMetric mAP.
 dataset_type = 'DIORDataset'
 data_root = '{{$DIOR_ROOT:data/DIOR}}/'
 train_pipeline = [
     dict(type='mmdet.LoadImageFromFile'),
     dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
     dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
-    dict(type='mmdet.Resize', scale=(800, 800), keep_ratio=True),
+    dict(type='mmdet.Resize', scale_factor=1.0, keep_ratio=True),  # DIOR images are all 800 x 800
     dict(type='mmdet.RandomFlip', prob=0.75, direction=['horizontal', 'vertical', 'diagonal']),
     dict(type='mmdet.PackDetInputs'),
 ]
 val_pipeline = [
     dict(type='mmdet.LoadImageFromFile'),
-    dict(type='mmdet.Resize', scale=(800, 800), keep_ratio=True),
+    dict(type='mmdet.Resize', scale_factor=1.0, keep_ratio=True),  # DIOR images are all 800 x 800
     dict(type='mmdet.LoadAnnotations', with_bbox=True, box_type='qbox'),
     dict(type='ConvertBoxType', box_type_mapping=dict(gt_bboxes='rbox')),
     dict(type='mmdet.PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
