@@ -50,7 +50,8 @@ train_cfg = dict(max_epochs=1, val_interval=1)  # one epoch of the two training 
 default_hooks = dict(logger=dict(interval=1))
 randomness = dict(seed=0)
 """
-MASK_HEADS = ", mask_roi_extractor=dict(out_channels=c), mask_head=dict(num_convs=1, in_channels=c, conv_out_channels=c)"
+MASK_HEADS = (", mask_roi_extractor=dict(out_channels=c), "
+              "mask_head=dict(num_convs=1, in_channels=c, conv_out_channels=c)")
 # config (relative to configs/) -> (backbone override, FPN input channels, classes + 1)
 RESNET8 = '[8, 16, 32, 64]'
 CONFIGS = {
@@ -267,7 +268,8 @@ def test_config_trains_two_iterations_and_tests(runs, config):
     assert all(parts in r and 'loss_rpn_cls' in r for r in losses)
     (val,) = [r for r in records if 'loss' not in r]
     test = _test_metrics(run_dir)
-    keys = ['coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50'] if 'mask-rcnn' in config else ['dota/mAP', 'dota/AP50']
+    keys = (['coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50'] if 'mask-rcnn' in config
+            else ['dota/mAP', 'dota/AP50'])
     assert all(0.0 <= test[k] <= 1.0 for k in keys)
     # The same weights on the same images: the test tool reproduces the validation metrics.
     assert [test[k] for k in keys] == [val[k] for k in keys]
