@@ -186,8 +186,8 @@ def write_samrs_object_subsets(root, subsets=('sota', 'sior', 'fast'), num_train
     ``val.txt``. SIOR images are .jpg as DIOR's. Returns ``{subset: [image names]}``.
     """
     from samrs_mm.annotate.runner import AnnotateRunner
-    from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
     from samrs_mm.structures.boxes import rbox_to_quad
+    from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
     rng = np.random.default_rng(seed)
     colours = rng.integers(40, 256, size=(3, 3))
     names = {}

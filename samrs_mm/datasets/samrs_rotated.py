@@ -31,8 +31,8 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from ..compat import import_mmrotate
-from ..structures import boxes as G
 from ..sources.base import read_split_file
+from ..structures import boxes as G
 from ..structures.classes import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
 from .samrs import make_palette
 from .samrs_objects import RBOX_SOURCES, load_subset_objects, object_rbox

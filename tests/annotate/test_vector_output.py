@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from samrs_mm.annotate.runner import AnnotateConfigError, AnnotateRunner, settings_fingerprint
-from samrs_mm.sources.geometry import rbox_to_quad
+from samrs_mm.structures.boxes import rbox_to_quad
 from tests.annotate.annotate_data import write_dota_dataset
 
 rasterio = pytest.importorskip('rasterio')
@@ -46,14 +46,14 @@ def _iou(a, b):
 
 
 def test_mask_geometry_traces_pixel_edges():
-    from samrs_mm.annotate.rle import window_to_rle
     from samrs_mm.annotate.vector import mask_geometry
+    from samrs_mm.structures.rle import encode_window
     mask = np.zeros((40, 50), bool)
     mask[5:25, 8:30] = True
     mask[10:15, 12:20] = False          # a hole
     mask[30:34, 40:45] = True           # a second part
     mask[26, 31] = mask[27, 32] = True  # pixels touching diagonally only: separate squares
-    rle, area, bbox = window_to_rle(mask, 0, 0, 40, 50)
+    rle, area, bbox = encode_window(mask, 0, 0, 40, 50)
     geometry = mask_geometry(rle, bbox)
     assert geometry['type'] == 'MultiPolygon' and len(geometry['coordinates']) == 4
     shape = shapely_geometry.shape(geometry)
@@ -62,7 +62,7 @@ def test_mask_geometry_traces_pixel_edges():
     np.testing.assert_array_equal(_raster(geometry, 40, 50), mask)
     _check_winding(geometry)
     # An empty mask has no geometry.
-    empty, _, empty_box = window_to_rle(np.zeros((3, 3), bool), 0, 0, 40, 50)
+    empty, _, empty_box = encode_window(np.zeros((3, 3), bool), 0, 0, 40, 50)
     assert mask_geometry(empty, empty_box) is None
 
 

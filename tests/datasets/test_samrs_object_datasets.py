@@ -10,8 +10,8 @@ import pytest
 from pycocotools import mask as mask_utils
 
 import samrs_mm  # noqa: F401
-from samrs_mm.sources.classes import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
-from samrs_mm.sources.geometry import normalize_angle_le90, rbox_to_hbox
+from samrs_mm.structures.boxes import normalize_angle_le90, rbox_to_hbox
+from samrs_mm.structures.classes import FAST_CLASSES, SIOR_CLASSES, SOTA_CLASSES
 
 DET_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
                 dict(type='PackDetInputs')]
@@ -30,9 +30,10 @@ def _build_det(**cfg):
 
 
 def _build_rot(**cfg):
-    import samrs_mm.datasets.samrs_rotated  # noqa: F401  (imports mmrotate)
     from mmengine.registry import init_default_scope
     from mmrotate.registry import DATASETS
+
+    import samrs_mm.datasets.samrs_rotated  # noqa: F401  (imports mmrotate)
     init_default_scope('mmrotate')
     return DATASETS.build(dict(cfg, serialize_data=False))
 
@@ -149,6 +150,7 @@ def test_official_release_pickles_read_like_the_json(samrs_objects):
 
 def test_rotated_boxes_from_annotation_or_mask(samrs_objects):
     from mmrotate.structures.bbox import RotatedBoxes  # noqa: F401  (imported by the dataset module)
+
     from samrs_mm.sources.isaid import pixel_mask_rbox
     root, names = samrs_objects
     for rbox_source in ('annotation', 'mask'):

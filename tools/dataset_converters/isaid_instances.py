@@ -38,10 +38,24 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from converter_common import (ConversionError, FileRef, TileResult, add_unique,  # noqa: E402
-                              atomic_write_png, check_settings, crop_boxes,
-                              decode_image, default_nproc, mark_tile_done, pad_to, read_marker,
-                              run_jobs, scan_inputs, summarise, tile_is_done)
+from converter_common import (  # noqa: E402
+    ConversionError,
+    FileRef,
+    TileResult,
+    add_unique,
+    atomic_write_png,
+    check_settings,
+    crop_boxes,
+    decode_image,
+    default_nproc,
+    mark_tile_done,
+    pad_to,
+    read_marker,
+    run_jobs,
+    scan_inputs,
+    summarise,
+    tile_is_done,
+)
 from isaid import IMAGE_NAME, crop_names  # noqa: E402
 
 from samrs_mm.fileio import atomic_write  # noqa: E402
