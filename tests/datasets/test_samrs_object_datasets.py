@@ -31,11 +31,10 @@ def _build_det(**cfg):
 
 def _build_rot(**cfg):
     from mmengine.registry import init_default_scope
-    from mmrotate.registry import DATASETS
 
-    import samrs_mm.datasets.samrs_rotated  # noqa: F401  (imports mmrotate)
+    from samrs_mm.datasets import samrs_rotated  # imports mmrotate (through the compat shim)
     init_default_scope('mmrotate')
-    return DATASETS.build(dict(cfg, serialize_data=False))
+    return samrs_rotated.DATASETS.build(dict(cfg, serialize_data=False))
 
 
 def _instance_json(root, subset, name):
@@ -149,8 +148,6 @@ def test_official_release_pickles_read_like_the_json(samrs_objects):
 
 
 def test_rotated_boxes_from_annotation_or_mask(samrs_objects):
-    from mmrotate.structures.bbox import RotatedBoxes  # noqa: F401  (imported by the dataset module)
-
     from samrs_mm.sources.isaid import pixel_mask_rbox
     root, names = samrs_objects
     for rbox_source in ('annotation', 'mask'):
