@@ -22,6 +22,11 @@ nothing. Nothing else lives in this module.
 * :func:`import_mmrotate`: mmrotate 1.0.0rc1 asserts ``mmdet <= 3.1.0`` and imports
   ``collections.Sequence`` (gone in Python 3.10). Imported lazily, only where rotated boxes
   are needed.
+* :func:`fix_mmrotate_eval_workers` (applied by :func:`import_mmrotate`): ``DOTAMetric``'s
+  mAP computes TP / FP in a *spawned* process pool, whose fresh interpreters import mmrotate
+  without the fix above and die on its version assert (evaluation hangs or fails). Workers
+  are forked instead (they inherit the imported modules), or run in-process where the
+  platform cannot fork.
 """
 from __future__ import annotations
 
@@ -292,9 +297,43 @@ def import_mmrotate():
     real_version = mmdet.__version__
     mmdet.__version__ = '3.1.0'
     try:
-        return importlib.import_module('mmrotate')
+        module = importlib.import_module('mmrotate')
     finally:
         mmdet.__version__ = real_version
+    fix_mmrotate_eval_workers()
+    return module
+
+
+class _InProcessPool:
+    """The part of ``multiprocessing.Pool`` mmrotate's mAP uses, run in this process."""
+
+    def starmap(self, func, iterable):
+        """``[func(*args) for args in iterable]``."""
+        return [func(*args) for args in iterable]
+
+    def close(self):
+        """Nothing to release."""
+
+
+class _EvalWorkerContext:
+    """Stands in for ``multiprocessing.get_context`` in mmrotate's mean_ap module."""
+
+    def __init__(self, method=None):
+        import multiprocessing
+        self.forks = 'fork' in multiprocessing.get_all_start_methods()
+        self.context = multiprocessing.get_context('fork') if self.forks else None
+
+    def Pool(self, processes=None):  # noqa: N802 (multiprocessing's name)
+        """A forked pool where the platform forks, else an in-process one."""
+        return self.context.Pool(processes) if self.forks else _InProcessPool()
+
+
+def fix_mmrotate_eval_workers() -> None:
+    """Keep ``eval_rbbox_map`` (DOTAMetric) off spawned workers (see the module docstring)."""
+    from mmrotate.evaluation.functional import mean_ap
+    if getattr(mean_ap.get_context, _PATCHED_FLAG, False):
+        return
+    mean_ap.get_context = _mark(_EvalWorkerContext)
 
 
 # ---------------------------------------------------------------------------- all fixes

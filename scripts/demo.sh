@@ -3,7 +3,8 @@
 #   crop (DOTA 1024 / FAIR1M 600) -> SAM labels (box baseline unless SAM_CHECKPOINT is set)
 #   -> 75/25 split lists -> a few SEP iterations (configs/sep/upernet_r50.py shrunk to a
 #   ResNet-18 so it runs in about a minute on 2 CPU cores; three heads)
-#   -> per-subset evaluation -> one overlay picture.
+#   -> per-subset evaluation -> Mask R-CNN on the SOTA instances and Oriented R-CNN on the
+#   FAST rotated boxes (one epoch each, tiny ResNet-18, COCO / DOTA metrics) -> one overlay picture.
 # Variables: DEMO_OUT (default work_dirs/demo), DEMO_ITERS (SEP iterations, default 20),
 #   SAM_CHECKPOINT (+ SAM_MODEL_TYPE, default vit_h) to label with real SAM weights.
 set -euo pipefail
@@ -26,7 +27,7 @@ logged() {
 rm -rf "$OUT"
 mkdir -p "$OUT/logs"
 
-step "1/6 crop large images into patches (DOTA-v2 1024/gap 200, FAIR1M 600/gap 200)"
+step "1/8 crop large images into patches (DOTA-v2 1024/gap 200, FAIR1M 600/gap 200)"
 "$PY" tools/split_images.py --source dota --preset dota-v2 --ann-dir demo/data/dota/labelTxt \
     --img-dir demo/data/dota/images --out-dir "$OUT/split/dota"
 "$PY" tools/split_images.py --source fair1m --preset fair1m --ann-dir demo/data/fair1m/labelXml \
@@ -34,10 +35,10 @@ step "1/6 crop large images into patches (DOTA-v2 1024/gap 200, FAIR1M 600/gap 2
 
 if [[ -n "${SAM_CHECKPOINT:-}" ]]; then
     export SAM_BACKEND=segment_anything
-    step "2/6 label every object with SAM ($SAM_CHECKPOINT)"
+    step "2/8 label every object with SAM ($SAM_CHECKPOINT)"
 else
     export SAM_BACKEND=box
-    step "2/6 label every object: no SAM_CHECKPOINT set, so the 'box' baseline fills each box"
+    step "2/8 label every object: no SAM_CHECKPOINT set, so the 'box' baseline fills each box"
     echo "     (set SAM_CHECKPOINT=/path/to/sam_vit_h_4b8939.pth to use Segment Anything)"
 fi
 export DOTA_SPLIT_ROOT="$OUT/split/dota" FAIR1M_SPLIT_ROOT="$OUT/split/fair1m"
@@ -46,10 +47,10 @@ for config in sota_dotav2-1024_hbox sior_dior_hbox fast_fair1m2-600_rhbox; do
     "$PY" tools/samrs_annotate.py "configs/annotate/$config.py"
 done
 
-step "3/6 train/val split lists (25% validation: the demo sets are tiny)"
+step "3/8 train/val split lists (25% validation: the demo sets are tiny)"
 "$PY" tools/make_splits.py "$OUT/samrs/sota" "$OUT/samrs/sior" "$OUT/samrs/fast" --val-ratio 0.25
 
-step "4/6 SEP pre-training: $ITERS iterations of configs/sep/upernet_r50.py (ResNet-18 override) on CPU"
+step "4/8 SEP pre-training: $ITERS iterations of configs/sep/upernet_r50.py (ResNet-18 override) on CPU"
 export SAMRS_DATA_ROOT="$OUT/samrs"
 SMALL_MODEL=(model.pretrained=None model.backbone.depth=18 "model.decode_head.in_channels=[64,128,256,512]"
              model.decode_head.channels=128 model.auxiliary_head.in_channels=256 model.auxiliary_head.channels=64)
@@ -63,7 +64,7 @@ logged sep_train "$PY" tools/train.py configs/sep/upernet_r50.py --work-dir "$OU
 grep -E 'Iter\(train\)' "$OUT/logs/sep_train.log" | tail -n 1 | sed -E 's/^.*(Iter\(train\))/     \1/' | cut -c1-160 || true
 echo "     checkpoint: $OUT/sep/iter_$ITERS.pth (full log: $OUT/logs/sep_train.log)"
 
-step "5/6 evaluate: mIoU per SAMRS subset and their average (paper Table 9 layout)"
+step "5/8 evaluate: mIoU per SAMRS subset and their average (paper Table 9 layout)"
 logged sep_test "$PY" tools/test.py configs/sep/upernet_r50.py "$OUT/sep/iter_$ITERS.pth" --work-dir "$OUT/test" \
     --cfg-options "${SMALL_MODEL[@]}" test_dataloader.num_workers=0 test_dataloader.persistent_workers=False
 # The Table-9 summary (one row per subset, then the average) and the metric line.
@@ -71,7 +72,40 @@ sed -n '/per subset results/,/^$/p' "$OUT/logs/sep_test.log" | grep -E '^\+|^\|'
 grep -E 'Iter\(test\)' "$OUT/logs/sep_test.log" | tail -n 1 | sed -E 's/^.*(Iter\(test\))/     \1/' | tr -s ' ' | cut -c1-400 || true
 echo "     (full log: $OUT/logs/sep_test.log)"
 
-step "6/6 overlay picture of the generated labels"
+# Detectors shrunk for the CPU: ResNet-18 with 16-channel stages, 32-channel FPN and heads,
+# fewer proposals and sampled RoIs; one epoch over each training list, then the validation
+# list is evaluated by the same process (one interpreter start-up per model, not two).
+SMALL_DET=(model.backbone.depth=18 model.backbone.init_cfg=None model.backbone.stem_channels=16
+           model.backbone.base_channels=16 "model.neck.in_channels=[16,32,64,128]" model.neck.out_channels=32
+           model.rpn_head.in_channels=32 model.rpn_head.feat_channels=32
+           model.roi_head.bbox_roi_extractor.out_channels=32 model.roi_head.bbox_head.in_channels=32
+           model.roi_head.bbox_head.fc_out_channels=128 model.train_cfg.rpn.sampler.num=64
+           model.train_cfg.rpn_proposal.nms_pre=500 model.train_cfg.rpn_proposal.max_per_img=100
+           model.train_cfg.rcnn.sampler.num=64 model.test_cfg.rpn.nms_pre=500 model.test_cfg.rpn.max_per_img=50
+           model.test_cfg.rcnn.max_per_img=20 model.test_cfg.rcnn.score_thr=0.01  # a random model scores ~1/classes
+           train_cfg.max_epochs=1 train_dataloader.batch_size=1 train_dataloader.num_workers=0
+           train_dataloader.persistent_workers=False val_dataloader.num_workers=0
+           val_dataloader.persistent_workers=False default_hooks.logger.interval=1)
+SMALL_MASK=(model.roi_head.mask_roi_extractor.out_channels=32 model.roi_head.mask_head.in_channels=32
+            model.roi_head.mask_head.conv_out_channels=32)
+metric_line() { grep -E "$2" "$OUT/logs/$1.log" | tail -n 1 | sed -E 's/^.*(Epoch\(val\))/     \1/' | tr -s ' ' | cut -c1-220 || true; }
+
+step "6/8 instance segmentation: configs/instance/mask-rcnn_r50_fpn_1x_sota.py (ResNet-18 override), 1 epoch on the SOTA instances + COCO bbox / segm on val"
+INSTANCE=configs/instance/mask-rcnn_r50_fpn_1x_sota.py
+# The 1024 x 1024 SOTA patches at half size (the pipelines' Resize steps) keep this step short.
+HALF=(train_dataloader.dataset.pipeline.2.scale_factor=0.5 val_dataloader.dataset.pipeline.1.scale_factor=0.5)
+logged instance "$PY" tools/train.py "$INSTANCE" --work-dir "$OUT/instance" \
+    --cfg-options "${SMALL_DET[@]}" "${SMALL_MASK[@]}" "${HALF[@]}"
+metric_line instance 'Epoch\(val\).*coco/bbox_mAP'
+echo "     checkpoint: $OUT/instance/epoch_1.pth (test it: tools/test.py $INSTANCE CKPT; log: $OUT/logs/instance.log)"
+
+step "7/8 rotated detection: configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py (ResNet-18 override), 1 epoch on the FAST R-Boxes + DOTA mAP on val"
+ROTATED=configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py
+logged rotated "$PY" tools/train.py "$ROTATED" --work-dir "$OUT/rotated" --cfg-options "${SMALL_DET[@]}"
+metric_line rotated 'Epoch\(val\).*dota/mAP'
+echo "     checkpoint: $OUT/rotated/epoch_1.pth (log: $OUT/logs/rotated.log)"
+
+step "8/8 overlay picture of the generated labels"
 "$PY" tools/visualize_labels.py "$OUT/samrs/sota" --num 1 --out-dir "$OUT/overlays"
 
 cat <<MSG
@@ -82,6 +116,7 @@ cat <<MSG
                             annotations.json (COCO), summary.json, train.txt, val.txt
   sep/                      SEP checkpoint iter_$ITERS.pth and training logs
   test/                     evaluation logs (per-subset mIoU)
+  instance/, rotated/       Mask R-CNN (SOTA instances) and Oriented R-CNN (FAST R-Boxes) checkpoints
   logs/                     the full output of the training and test steps
   overlays/                 $(ls "$OUT/overlays" | head -n1)
 MSG

@@ -52,3 +52,14 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return str(sock.getsockname()[1])
+
+
+@pytest.fixture(scope='session')
+def samrs_objects(tmp_path_factory):
+    """Tiny SOTA / SIOR / FAST subsets made by the annotate runner (instances/, name lists).
+
+    ``(root, {subset: [names]})``; see ``tests.toy_data.write_samrs_object_subsets``.
+    """
+    from tests.toy_data import write_samrs_object_subsets
+    root = str(tmp_path_factory.mktemp('samrs_objects'))
+    return root, write_samrs_object_subsets(root)

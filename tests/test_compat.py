@@ -170,6 +170,23 @@ def test_mmrotate_models_import():
     import mmrotate.models  # noqa: F401  (needs collections.Sequence and e2cnn)
 
 
+def test_dota_metric_workers_are_not_spawned():
+    """DOTAMetric's TP / FP pool: spawned workers would import mmrotate without the shim."""
+    import multiprocessing
+
+    import numpy as np
+    compat.import_mmrotate()
+    from mmrotate.evaluation.functional import mean_ap
+    compat.fix_mmrotate_eval_workers()  # idempotent
+    context = mean_ap.get_context('spawn')
+    assert context.forks == ('fork' in multiprocessing.get_all_start_methods())
+    gt = dict(bboxes=np.array([[20., 20., 10., 5., 0.3]]), labels=np.array([0]),
+              bboxes_ignore=np.zeros((0, 5)), labels_ignore=np.zeros(0))
+    dets = [[np.array([[20., 20., 10., 5., 0.3, 0.9]])]]
+    mean, _ = mean_ap.eval_rbbox_map(dets, [gt], nproc=2)
+    assert mean == 1.0
+
+
 def test_samrs_mm_does_not_import_mmrotate_eagerly():
     import subprocess
     code = 'import sys, samrs_mm; print("mmrotate" in sys.modules)'

@@ -24,5 +24,8 @@ def test_demo_chain_runs_offline(tmp_path, repo_root):
     # 4 DOTA patches, 4 DIOR images, 6 FAIR1M patches (demo/make_demo_data.py, fixed seed)
     assert [len(os.listdir(osp.join(out, 'samrs', s, 'semantic'))) for s in ('sota', 'sior', 'fast')] == [4, 4, 6]
     assert osp.isfile(osp.join(out, 'sep', 'iter_2.pth'))
+    # Mask R-CNN on the SOTA instances, Oriented R-CNN on the FAST R-Boxes: one epoch, evaluated.
+    assert osp.isfile(osp.join(out, 'instance', 'epoch_1.pth')) and osp.isfile(osp.join(out, 'rotated', 'epoch_1.pth'))
+    assert 'coco/segm_mAP' in log and 'dota/mAP' in log
     assert len(os.listdir(osp.join(out, 'overlays'))) == 1
     assert 'done. Outputs under' in log

@@ -173,3 +173,55 @@ randomness = dict(seed=0)
     with open(path, 'w') as f:
         f.write(text)
     return path
+
+
+def write_samrs_object_subsets(root, subsets=('sota', 'sior', 'fast'), num_train=2, num_val=1, size=128,
+                               seed=0):
+    """Make tiny SAMRS subsets with ``tools/samrs_annotate.py``'s runner (box backend).
+
+    Per subset: ``num_train + num_val`` DOTA-format scenes of ``size`` px with three rotated
+    rectangles of the subset's first three classes (one colour per class), labelled with
+    the ``'rbox'`` region (each mask is its object's filled rotated box), images linked into
+    ``<root>/<subset>/images``, ``instances/``, ``annotations.json``, ``train.txt``,
+    ``val.txt``. SIOR images are .jpg as DIOR's. Returns ``{subset: [image names]}``.
+    """
+    from samrs_mm.annotate.runner import AnnotateRunner
+    from samrs_mm.structures.boxes import rbox_to_quad
+    from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(40, 256, size=(3, 3))
+    names = {}
+    for subset in subsets:
+        classes = SAMRS_CLASS_LISTS[subset]
+        src = osp.join(root, '_source', subset)
+        os.makedirs(osp.join(src, 'images'), exist_ok=True)
+        os.makedirs(osp.join(src, 'labelTxt'), exist_ok=True)
+        suffix = '.jpg' if subset == 'sior' else '.png'
+        stems = [f'{subset}_{k:02d}' for k in range(num_train + num_val)]
+        for stem in stems:
+            image = np.clip(rng.normal(90, 10, (size, size, 3)), 0, 255).astype(np.uint8)
+            lines = []
+            for cls in range(3):
+                w, h = rng.uniform(0.2, 0.35) * size, rng.uniform(0.1, 0.2) * size
+                cx = (cls + 0.5) * size / 3
+                cy = rng.uniform(0.3, 0.7) * size
+                quad = rbox_to_quad([cx, cy, w, h, rng.uniform(-1.2, 1.2)])
+                cv2.fillConvexPoly(image, np.round(quad).astype(np.int32), colours[cls].tolist())
+                lines.append(' '.join(f'{v:.1f}' for v in quad.reshape(-1)) + f' {classes[cls]} {cls % 2}')
+            cv2.imwrite(osp.join(src, 'images', stem + suffix), image)
+            with open(osp.join(src, 'labelTxt', stem + '.txt'), 'w') as f:
+                f.write('\n'.join(lines) + '\n')
+        work = osp.join(root, subset)
+        cfg = dict(work_dir=work,
+                   source=dict(type='dota', ann_dir=osp.join(src, 'labelTxt'), img_dir=osp.join(src, 'images'),
+                               class_list=subset),
+                   engine=dict(backend='box', prompt='rbox'),
+                   writer=dict(copy_images='link', color=False), runner=dict(num_workers=0, progress=False))
+        summary = AnnotateRunner(cfg, log=lambda *a: None).run()
+        assert summary.failed == 0, summary.failures
+        with open(osp.join(work, 'train.txt'), 'w') as f:
+            f.write(''.join(s + '\n' for s in stems[:num_train]))
+        with open(osp.join(work, 'val.txt'), 'w') as f:
+            f.write(''.join(s + '\n' for s in stems[num_train:]))
+        names[subset] = stems
+    return names

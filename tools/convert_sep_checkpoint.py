@@ -1,5 +1,13 @@
 """Turn a SEP (multi-head segmentation pre-training) checkpoint into a fine-tuning initialisation.
 
+Two targets (``--target``): ``segmentor`` (default), the mmseg fine-tuning model below, and
+``detector``, the backbone of an mmdet / mmrotate detector (Mask R-CNN, Oriented R-CNN):
+``backbone.*`` is kept as it is and everything else (decoders, SEP classifiers, a
+segmentation neck) is dropped; the detector's neck, RPN and RoI heads start fresh. The
+detector config must build the very backbone SEP trained (the shipped ones name mmseg's
+class, e.g. ``type='mmseg.ResNetV1c'`` / ``'mmseg.SwinTransformer'``), so with ``--config``
+every backbone key loads with its shape.
+
 A SEP model is an mmseg ``EncoderDecoder`` whose ``decode_head`` (and ``auxiliary_head``)
 is a ``MultiHeadDecodeHead`` around a stock head::
 
@@ -24,6 +32,10 @@ input size (SEP runs at 224 x 224; BEiT's relative position index buffers are ta
 the model), then every key must exist with the same shape and only the fresh classifier may
 be missing; otherwise nothing is written and the exit status is 1. Use ``--config`` for
 ViT-family backbones: without it their position embeddings keep the SEP size.
+
+    python tools/convert_sep_checkpoint.py work_dirs/upernet_r50/iter_80000.pth \\
+        checkpoints/sep_init/oriented-rcnn_r50-sep.pth --target detector \\
+        --config configs/finetune/dior_r/oriented-rcnn-le90_r50-imp-sep_fpn_1x_dior-r.py
 """
 from __future__ import annotations
 
@@ -43,8 +55,10 @@ import torch  # noqa: E402
 # <head>.<SEP part>.<rest>; auxiliary heads may be a list (auxiliary_head.0. ...).
 SEP_KEY = re.compile(r'^(?P<head>decode_head|auxiliary_head(?:\.\d+)?)\.'
                      r'(?P<part>shared_decoder|subset_heads|subset_cls_embeds)\.(?P<rest>.+)$')
-# Keys of a fine-tuning model that are expected to start fresh.
+# Keys of a fine-tuning model that are expected to start fresh, per target.
 FRESH_CLASSIFIER = re.compile(r'^(decode_head|auxiliary_head(\.\d+)?)\.(conv_seg|cls_embed)\.')
+FRESH_DETECTOR_HEADS = re.compile(r'^(neck|rpn_head|roi_head|bbox_head|mask_head)\.')
+FRESH = {'segmentor': FRESH_CLASSIFIER, 'detector': FRESH_DETECTOR_HEADS}
 
 
 class SEPConversionError(Exception):
@@ -88,6 +102,30 @@ def convert_sep_state_dict(state_dict: Dict[str, torch.Tensor]
             'decode_head.subset_cls_embeds.*): this is not a multi-head SEP checkpoint; a plain '
             'mmseg checkpoint can be given to load_from directly')
     report['subsets'] = sorted(report['subsets'])
+    return converted, report
+
+
+def convert_sep_to_detector(state_dict: Dict[str, torch.Tensor]
+                            ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """Keep a SEP checkpoint's backbone for a detector; return the new state dict and a report.
+
+    The report has the same keys as :func:`convert_sep_state_dict`'s: ``kept`` (the
+    ``backbone.*`` keys), ``renamed`` (empty), ``dropped`` (key -> reason), ``subsets``.
+    """
+    _, seg_report = convert_sep_state_dict(state_dict)  # refuses what is not a SEP checkpoint
+    converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    report = dict(kept=[], renamed={}, dropped={}, subsets=seg_report['subsets'], resized={})
+    for key, value in state_dict.items():
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        if key.startswith('backbone.'):
+            converted[key] = value
+            report['kept'].append(key)
+        else:
+            part = key.split('.', 1)[0]
+            report['dropped'][key] = f'{part} of the segmentation model (the detector has its own)'
+    if not converted:
+        raise SEPConversionError('no backbone.* keys found: nothing to initialise a detector with')
     return converted, report
 
 
@@ -183,10 +221,13 @@ def resize_relative_position_tables(state_dict: Dict[str, torch.Tensor],
 
 
 def build_target(config: str) -> Dict[str, torch.Tensor]:
-    """The state dict of the model of a fine-tuning config (weights not initialised)."""
+    """The state dict of the model of a fine-tuning config (weights not initialised).
+
+    The config's ``default_scope`` decides the registry (mmseg, mmdet, mmrotate); its
+    ``custom_imports`` are imported (the rotated configs' import mmrotate).
+    """
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
+    from mmengine.registry import MODELS, init_default_scope
 
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -194,15 +235,19 @@ def build_target(config: str) -> Dict[str, torch.Tensor]:
 
 
 def check_against_target(state_dict: Dict[str, torch.Tensor],
-                         target: Dict[str, torch.Tensor]) -> dict:
-    """Compare converted keys and shapes with a fine-tuning model's state dict."""
+                         target: Dict[str, torch.Tensor], fresh_pattern: re.Pattern = FRESH_CLASSIFIER) -> dict:
+    """Compare converted keys and shapes with a fine-tuning model's state dict.
+
+    Model keys missing from the checkpoint are ``fresh`` when ``fresh_pattern`` matches them
+    (the new heads) and ``missing`` otherwise.
+    """
     missing = sorted(set(target) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(target))
     mismatched = sorted(f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
                         f'{tuple(target[k].shape)}'
                         for k in set(target) & set(state_dict)
                         if tuple(target[k].shape) != tuple(state_dict[k].shape))
-    fresh = [k for k in missing if FRESH_CLASSIFIER.match(k)]
+    fresh = [k for k in missing if fresh_pattern.match(k)]
     return dict(fresh=fresh, missing=[k for k in missing if k not in fresh],
                 unexpected=unexpected, mismatched=mismatched, model_keys=len(target))
 
@@ -216,8 +261,9 @@ def print_report(report: dict, check: Optional[dict], verbose: bool) -> None:
     """Say what was kept, renamed and dropped (and how it fits the fine-tuning model)."""
     renamed, dropped = report['renamed'], report['dropped']
     print(f'kept unchanged: {len(report["kept"])} tensors ({_group(report["kept"])})')
-    print(f'renamed (shared decoder -> stock head): {len(renamed)} tensors '
-          f'({_group(list(renamed.values()))})')
+    if renamed:
+        print(f'renamed (shared decoder -> stock head): {len(renamed)} tensors '
+              f'({_group(list(renamed.values()))})')
     print(f'dropped: {len(dropped)} tensors (SEP subsets: {", ".join(report["subsets"]) or "-"})')
     reasons = Counter(dropped.values())
     for reason, count in sorted(reasons.items()):
@@ -230,8 +276,9 @@ def print_report(report: dict, check: Optional[dict], verbose: bool) -> None:
         for key in dropped:
             print(f'  drop   {key}')
     if check is not None:
-        print(f'fine-tuning model: {check["model_keys"]} tensors; starting fresh: '
-              f'{", ".join(check["fresh"]) or "none"}')
+        fresh = check['fresh']
+        listed = ', '.join(fresh) if len(fresh) <= 8 else f'{len(fresh)} tensors ({_group(fresh)})'
+        print(f'fine-tuning model: {check["model_keys"]} tensors; starting fresh: {listed or "none"}')
         for title in ('missing', 'unexpected', 'mismatched'):
             if check[title]:
                 print(f'{title} ({len(check[title])}):')
@@ -247,6 +294,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('src', help='SEP checkpoint (.pth written by tools/train.py)')
     parser.add_argument('dst', help='output checkpoint, for load_from / SEP_INIT')
     parser.add_argument('--config', help='fine-tuning config whose model the result must fit')
+    parser.add_argument('--target', choices=sorted(FRESH), default='segmentor',
+                        help='segmentor: backbone + decoder of an mmseg model (default); detector: '
+                             'the backbone of an mmdet / mmrotate detector (neck and heads fresh)')
     parser.add_argument('--verbose', action='store_true', help='list every renamed / dropped key')
     return parser.parse_args(argv)
 
@@ -265,7 +315,8 @@ def main(argv=None) -> int:
     import samrs_mm  # noqa: F401  (runtime fixes: torch>=2.6 checkpoint loading; registries)
     try:
         checkpoint = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
-        state_dict, report = convert_sep_state_dict(extract_state_dict(checkpoint, args.src))
+        convert = convert_sep_to_detector if args.target == 'detector' else convert_sep_state_dict
+        state_dict, report = convert(extract_state_dict(checkpoint, args.src))
     except SEPConversionError as error:
         print(f'error: {args.src}: {error}', file=sys.stderr)
         return 2
@@ -274,7 +325,7 @@ def main(argv=None) -> int:
         target = build_target(args.config)
         report['resized'] = resize_position_embeddings(state_dict, target)
         report['resized'].update(resize_relative_position_tables(state_dict, target))
-        check = check_against_target(state_dict, target)
+        check = check_against_target(state_dict, target, FRESH[args.target])
     print(f'{args.src} -> {args.dst}')
     print_report(report, check, args.verbose)
     if check is not None and (check['missing'] or check['unexpected'] or check['mismatched']):
@@ -283,7 +334,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     meta = dict(converted_from=osp.abspath(args.src), converter='tools/convert_sep_checkpoint.py',
-                sep_subsets=report['subsets'], dropped=sorted(report['dropped']),
+                target=args.target, sep_subsets=report['subsets'], dropped=sorted(report['dropped']),
                 resized=report['resized'], checked_against=args.config)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     partial = f'{args.dst}.part{os.getpid()}'

@@ -51,7 +51,9 @@ RUNNER_DEFAULTS: Dict[str, Any] = dict(
 )
 WRITER_DEFAULTS: Dict[str, Any] = dict(
     overlap='small_on_top', ignore_index=255, copy_images=None, color=True, geotiff=True,
-    image_root=None, palette=None, splits=None)
+    image_root=None, palette=None, splits=None,
+    # Not part of the fingerprint: turning it on relabels only images without a vector file.
+    vector=None)
 
 # Engine keys that change what is written; device and batch sizes only change speed.
 _FINGERPRINT_ENGINE_KEYS = ('backend', 'model_type', 'checkpoint', 'random_init', 'random_seed', 'prompt',
@@ -515,7 +517,7 @@ class AnnotateRunner:
             empty_masks=summary.empty_masks, skipped=summary.skipped, failed=summary.failed,
             complete=summary.complete, classes=list(self.classes), class_counts=counts['class_counts'],
             coco_annotations=counts['annotations'], splits=split_info, settings=self.fingerprint,
-            engine=_plain(engine_settings), writer=_plain({k: v for k, v in self.writer_cfg.items()}),
+            engine=_plain(engine_settings), writer=_plain(self._summary_writer_settings()),
             source=_plain(self.cfg['source']),
             read_stats=summary.read_stats,
             failures=failures, skipped_images=skipped), indent=2)
@@ -539,6 +541,11 @@ class AnnotateRunner:
             info[name] = dict(list=path, found=True, images=counts['images'], listed=len(wanted),
                               not_labelled=len(wanted) - len(chosen))
         return info
+
+    def _summary_writer_settings(self) -> dict:
+        """Writer settings for summary.json; ``vector`` only when set, so runs without it
+        keep the summary they had before the option existed."""
+        return {k: v for k, v in self.writer_cfg.items() if not (k == 'vector' and v is None)}
 
     def _write_log(self, files: AtomicFiles, summary: RunSummary) -> None:
         stamp = datetime.datetime.now().strftime('%Y%m%d_%H%M%S')

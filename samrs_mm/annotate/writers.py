@@ -6,6 +6,7 @@ Layout under a work dir (one image ``<stem>``; see docs/annotate.md)::
     semantic/<stem>.tif      the same label as GeoTIFF in the image's frame (GeoTIFF inputs)
     color/<stem>.png         palette PNG of the same indices (for viewing)
     instances/<stem>.json    every object: COCO RLE mask, boxes, class, SAM score, area, prompt
+    vector/<stem>.geojson    every object as a polygon (only with ``vector='geojson'``; :mod:`.vector`)
     images/<stem>.<ext>      the input image (only with ``copy_images``)
     annotations.json         COCO json of all images (:func:`merge_annotations`)
 
@@ -34,6 +35,7 @@ import numpy as np
 
 from ..fileio import atomic_open, atomic_write, temp_path
 from ..structures.rle import decode_window, text_rle
+from .vector import encode_geojson, vector_problem
 
 __all__ = ['OVERLAP_RULES', 'COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'paint_order',
            'compose_semantic',
@@ -224,17 +226,22 @@ class LabelWriter:
         geotiff: write ``semantic/<stem>.tif`` for inputs with a georeference (needs rasterio).
         image_root: folder that ``file_name`` in the json files is relative to when images
             are not copied (default: only the file name).
+        vector: None, or ``'geojson'`` to write ``vector/<stem>.geojson`` (needs rasterio).
     """
 
     def __init__(self, work_dir: str, classes: Sequence[str], palette: Optional[Sequence] = None,
                  overlap: str = 'small_on_top', ignore_index: int = 255, copy_images: Optional[str] = None,
-                 color: bool = True, geotiff: bool = True, image_root: Optional[str] = None) -> None:
+                 color: bool = True, geotiff: bool = True, image_root: Optional[str] = None,
+                 vector: Optional[str] = None) -> None:
         if overlap not in OVERLAP_RULES:
             raise ValueError(f'unknown overlap rule {overlap!r}; choose one of {", ".join(OVERLAP_RULES)}')
         if copy_images is False:
             copy_images = None
         if copy_images not in COPY_MODES:
             raise ValueError(f'copy_images must be one of {COPY_MODES}, got {copy_images!r}')
+        problem = vector_problem(vector)
+        if problem:
+            raise ValueError(problem)
         if len(classes) >= 255:
             raise ValueError(f'{len(classes)} classes do not fit a uint8 label with 255 = unlabeled')
         self.work_dir = work_dir
@@ -248,6 +255,7 @@ class LabelWriter:
         self.color = bool(color)
         self.geotiff = bool(geotiff)
         self.image_root = image_root
+        self.vector = vector
         self.files = AtomicFiles(osp.join(work_dir, TMP_DIR_NAME, f'pid{os.getpid()}'))
 
     # ---- paths ----------------------------------------------------------------------------
@@ -266,6 +274,10 @@ class LabelWriter:
     def geotiff_path(self, stem: str) -> str:
         """``semantic/<stem>.tif``."""
         return osp.join(self.work_dir, 'semantic', stem + '.tif')
+
+    def vector_path(self, stem: str) -> str:
+        """``vector/<stem>.geojson``."""
+        return osp.join(self.work_dir, 'vector', stem + '.geojson')
 
     def file_name(self, image_path: str) -> str:
         """Image name as the json files store it: relative to the image folder of the dataset."""
@@ -307,6 +319,8 @@ class LabelWriter:
             needed.append(self.copied_image_path(record.image_path))
         if self.geotiff and record.georef and _rasterio_available():
             needed.append(self.geotiff_path(record.stem))
+        if self.vector:
+            needed.append(self.vector_path(record.stem))
         return all(osp.lexists(p) for p in needed)
 
     # ---- writing --------------------------------------------------------------------------
@@ -366,6 +380,8 @@ class LabelWriter:
             if data is not None:
                 self.files.write_bytes(self.geotiff_path(stem), data)
         objects = self.instance_entries(record, masks)
+        if self.vector == 'geojson':
+            self.files.write_bytes(self.vector_path(stem), encode_geojson(objects, stem, record.georef))
         counts: Dict[str, int] = {}
         for obj in objects:
             counts[obj['class_name']] = counts.get(obj['class_name'], 0) + 1

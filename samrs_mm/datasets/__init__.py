@@ -1,8 +1,11 @@
-"""Datasets, samplers and transforms registered into the mmseg registries."""
+"""Datasets, samplers and transforms, registered into the mmseg (segmentation) and mmdet (instances) registries."""
 from .isaid import iSAIDFinetuneDataset  # noqa: F401
+from .isaid_instances import iSAIDInstanceDataset  # noqa: F401
 from .multi_source_sampler import MultiSourceSampler, proportional_batch_sizes  # noqa: F401
 from .potsdam import Potsdam5Dataset  # noqa: F401
 from .samrs import FASTDataset, SIORDataset, SOTADataset  # noqa: F401
+from .samrs_instances import FASTInstanceDataset, SIORInstanceDataset, SOTAInstanceDataset  # noqa: F401
 from .subset import SmallDataSubsetMixin, select_subset  # noqa: F401
 from .subset_tagging import SUBSET_META_KEYS, TagSubset  # noqa: F401
 from .transforms import EvalCenterCrop, RandomGamma, RandomRot90  # noqa: F401
+# The rotated-box datasets (samrs_rotated) import mmrotate: configs import them explicitly.

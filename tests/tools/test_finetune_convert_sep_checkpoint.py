@@ -129,3 +129,23 @@ def test_command_line_writes_an_mmengine_checkpoint(tmp_path):
     assert not (tmp_path / 'x.pth').exists()
     missing = run_tool([TOOL, str(tmp_path / 'nope.pth'), str(tmp_path / 'x.pth')], check=False)
     assert missing.returncode == 2 and 'nope.pth: checkpoint not found' in missing.stderr
+
+
+def test_detector_target_keeps_the_backbone_only():
+    module = _tool_module()
+    sep = _sep_state_dict()
+    converted, report = module.convert_sep_to_detector(dict(sep, **{'neck.lateral.weight': torch.zeros(1)}))
+    assert sorted(converted) == ['backbone.layer1.0.bn1.num_batches_tracked', 'backbone.layer1.0.conv1.weight',
+                                 'backbone.stem.0.weight']
+    assert converted['backbone.stem.0.weight'] is sep['backbone.stem.0.weight']
+    assert report['subsets'] == ['fast', 'sior', 'sota'] and len(report['dropped']) == 17
+    assert report['dropped']['neck.lateral.weight'].startswith('neck of the segmentation model')
+    fresh = module.FRESH['detector']
+    check = module.check_against_target(converted, dict(converted, **{
+        'neck.fpn.weight': torch.zeros(1), 'rpn_head.rpn_cls.weight': torch.zeros(1),
+        'roi_head.bbox_head.fc_cls.weight': torch.zeros(1), 'backbone.layer2.0.conv1.weight': torch.zeros(1)}),
+        fresh)
+    assert check['fresh'] == ['neck.fpn.weight', 'roi_head.bbox_head.fc_cls.weight', 'rpn_head.rpn_cls.weight']
+    assert check['missing'] == ['backbone.layer2.0.conv1.weight']
+    with pytest.raises(module.SEPConversionError, match='not a multi-head SEP checkpoint'):
+        module.convert_sep_to_detector({'backbone.x': torch.zeros(1)})

@@ -191,9 +191,13 @@ def atomic_write_png(path: str, image: np.ndarray) -> None:
     atomic_write(path, encoded.tobytes())
 
 
-def check_settings(out_dir: str, settings: dict, overwrite: bool) -> None:
-    """Refuse to resume into a folder converted with different settings; record ours."""
-    path = osp.join(out_dir, SETTINGS_FILE)
+def check_settings(out_dir: str, settings: dict, overwrite: bool, file_name: str = SETTINGS_FILE) -> None:
+    """Refuse to resume into a folder converted with different settings; record ours.
+
+    ``file_name`` lets a second converter writing into the same folder (iSAID instances
+    beside the semantic crops) keep its own record.
+    """
+    path = osp.join(out_dir, file_name)
     if overwrite and osp.isfile(path):
         os.remove(path)
     try:
@@ -202,28 +206,29 @@ def check_settings(out_dir: str, settings: dict, overwrite: bool) -> None:
         raise ConversionError(str(error)) from None
 
 
-def done_marker(out_dir: str, split: str, key: str) -> str:
-    """Path of the marker a finished tile leaves behind."""
-    return osp.join(out_dir, DONE_DIR, split, f'{key}.json')
+def done_marker(out_dir: str, split: str, key: str, done_dir: str = DONE_DIR) -> str:
+    """Path of the marker a finished tile leaves behind (``done_dir``: one per converter)."""
+    return osp.join(out_dir, done_dir, split, f'{key}.json')
 
 
-def tile_is_done(out_dir: str, split: str, key: str) -> bool:
+def tile_is_done(out_dir: str, split: str, key: str, done_dir: str = DONE_DIR) -> bool:
     """True when the tile's marker exists and every crop it lists is on disk."""
-    marker = load_record(done_marker(out_dir, split, key))
+    marker = load_record(done_marker(out_dir, split, key, done_dir))
     outputs = (marker or {}).get('outputs')
     return isinstance(outputs, list) and record_is_current(marker, outputs=[osp.join(out_dir, rel) for rel in outputs])
 
 
-def mark_tile_done(out_dir: str, split: str, key: str, outputs: Sequence[str], stats: dict) -> None:
+def mark_tile_done(out_dir: str, split: str, key: str, outputs: Sequence[str], stats: dict,
+                   done_dir: str = DONE_DIR) -> None:
     """Record that all ``outputs`` (paths relative to ``out_dir``) of a tile are written."""
-    marker = done_marker(out_dir, split, key)
+    marker = done_marker(out_dir, split, key, done_dir)
     os.makedirs(osp.dirname(marker), exist_ok=True)
     atomic_write(marker, json.dumps(dict(outputs=list(outputs), **stats)).encode())
 
 
-def read_marker(out_dir: str, split: str, key: str) -> dict:
+def read_marker(out_dir: str, split: str, key: str, done_dir: str = DONE_DIR) -> dict:
     """The content of a finished tile's marker."""
-    with open(done_marker(out_dir, split, key)) as handle:
+    with open(done_marker(out_dir, split, key, done_dir)) as handle:
         return json.load(handle)
 
 
@@ -347,8 +352,9 @@ def _guarded(worker: Callable[[object], TileResult], job) -> TileResult:
 
 
 def summarise(results: Iterable[TileResult], out_dir: str, title: str,
-              warnings: Sequence[str] = (), unit: str = 'tiles') -> int:
-    """Print the end-of-run summary, write it as JSON; return the exit status."""
+              warnings: Sequence[str] = (), unit: str = 'tiles',
+              file_name: str = 'conversion_summary.json') -> int:
+    """Print the end-of-run summary, write it as JSON (``out_dir/file_name``); return the exit status."""
     results = list(results)
     per_split: Dict[str, Dict[str, int]] = {}
     for result in results:
@@ -378,7 +384,7 @@ def summarise(results: Iterable[TileResult], out_dir: str, title: str,
         print(f'  FAILED {result.split}/{result.key}: {result.error}')
     summary = dict(splits=per_split, warnings=list(warnings),
                    failures={f'{r.split}/{r.key}': r.error for r in failures})
-    atomic_write(osp.join(out_dir, 'conversion_summary.json'),
+    atomic_write(osp.join(out_dir, file_name),
                        json.dumps(summary, indent=2, sort_keys=True).encode())
     if failures:
         print(f'{len(failures)} of {len(results)} {unit} failed; rerun the same command after '
