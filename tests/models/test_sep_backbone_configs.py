@@ -41,7 +41,6 @@ def _two_iterations_no_workers(cfg, work_dir):
     cfg.train_cfg.update(max_iters=2, val_interval=100)
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=2)]
     cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.sampler.batch_size = 3
     cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.test_dataloader = cfg.val_dataloader
     cfg.default_hooks.checkpoint = None  # saving pretty-prints the config: slow, and not what is tested

@@ -40,7 +40,6 @@ def test_real_sep_pipeline_gives_exact_per_source_counts(tmp_path, repo_root, mo
     cfg = Config.fromfile(osp.join(repo_root, 'configs', 'sep', 'upernet_r50.py'))
     loader_cfg = cfg.train_dataloader
     loader_cfg.update(batch_size=6, num_workers=0, persistent_workers=False)
-    loader_cfg.sampler.batch_size = 6
     init_default_scope('mmseg')
     loader = Runner.build_dataloader(loader_cfg, seed=0)
     # 20 samples, batch 6: quotas 1.8 / 1.2 / 3.0 -> 1, 1, 3 + the largest remainder (sota).
