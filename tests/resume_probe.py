@@ -53,7 +53,7 @@ class StreamRecorderHook(Hook):
             digest = hashlib.sha1(image.numpy().tobytes())
             digest.update(sample.gt_sem_seg.data.numpy().tobytes())
             samples.append([osp.basename(sample.img_path), digest.hexdigest()[:16]])
-        record = dict(iter=runner.iter + 1, samples=samples, loss=float(outputs['loss']))
+        record = dict(iter=runner.iter + 1, samples=samples, loss=float(outputs['loss'].detach()))
         with open(osp.join(runner.work_dir, f'stream_rank{get_rank()}.jsonl'), 'a') as f:
             f.write(json.dumps(record) + '\n')
 
