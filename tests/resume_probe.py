@@ -13,30 +13,22 @@ from mmseg.registry import HOOKS
 KILL_AFTER_ENV = 'SAMRS_TEST_KILL_AFTER_ITER'
 
 
-def _memoize_config_formatting():
-    """Format each config text with yapf once per process.
+def _skip_config_formatting():
+    """Leave the config text as mmengine writes it, without yapf's pretty-printing.
 
     mmengine formats the whole config with yapf for the log, the config dump and every
-    checkpoint (about 0.7 s each on an idle core, the largest cost of a tiny run); the
-    text is the same each time, so the result is reused. Output is unchanged.
+    checkpoint: about a second of CPU per call on these machines, the largest cost of a tiny
+    run after the imports, and purely cosmetic (the text is valid Python either way).
     """
     from mmengine.config import config as config_module
-    original = config_module.FormatCode
-    if getattr(original, 'memoized', False):
-        return
-    cache = {}
 
-    def format_code(text, style_config=None, **kwargs):
-        key = (text, repr(style_config), repr(sorted(kwargs.items())))
-        if key not in cache:
-            cache[key] = original(text, style_config=style_config, **kwargs)
-        return cache[key]
+    def unformatted(text, style_config=None, **kwargs):
+        return text, False
 
-    format_code.memoized = True
-    config_module.FormatCode = format_code
+    config_module.FormatCode = unformatted
 
 
-_memoize_config_formatting()
+_skip_config_formatting()
 
 
 @HOOKS.register_module()
