@@ -7,6 +7,8 @@ rotated, colour-jittered; potsdam_512x512.py: 512 px PNG crops; isaid_896x896.py
 crops, both scaled 0.5-2x and cropped to the crop size), built as a training run builds it
 (the dataset wrapped in SeededSampleDataset, each index carrying its seed) and run in this one
 process, OpenCV single-threaded as mmengine sets it in workers: that is one worker's work.
+Rates come from the CPU time of this process (what one worker on a core of its own
+delivers; other load on the machine barely changes it); the wall time is printed too.
 Images: smooth random texture with objects and mild noise (PNG and JPEG compress them about as
 much as aerial imagery); labels: PNG class maps. The pipelines are measured round-robin, one
 sample each in turn, ``--samples`` per pipeline, so machine noise hits all alike.
@@ -114,24 +116,28 @@ def main():
         datasets = build_datasets(root)
         for dataset in datasets.values():  # warm-up: first decode, lazy imports
             dataset[SeededIndex(0, 0)]
-        seconds = {name: 0.0 for name in datasets}
+        cpu = {name: 0.0 for name in datasets}
+        wall = {name: 0.0 for name in datasets}
         for position in range(args.samples):
             for name, dataset in datasets.items():
                 index = SeededIndex(position % len(dataset), sample_seed(0, position))
-                start = time.perf_counter()
+                start_cpu, start_wall = time.process_time(), time.perf_counter()
                 dataset[index]
-                seconds[name] += time.perf_counter() - start
+                cpu[name] += time.process_time() - start_cpu
+                wall[name] += time.perf_counter() - start_wall
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    rate = {name: args.samples / seconds[name] for name in datasets}
-    mix_seconds = sum(count / rate[name] for name, count in SEP_MIX.items()) / sum(SEP_MIX.values())
-    rate['SEP mix 18 / 12 / 66'] = 1 / mix_seconds
+    rate = {name: args.samples / cpu[name] for name in datasets}
+    wall_ms = {name: 1000 * wall[name] / args.samples for name in datasets}
+    mix = sum(SEP_MIX.values())
+    rate['SEP mix 18 / 12 / 66'] = mix / sum(count / rate[name] for name, count in SEP_MIX.items())
+    wall_ms['SEP mix 18 / 12 / 66'] = sum(count * wall_ms[name] for name, count in SEP_MIX.items()) / mix
     print(f'One loader worker: decode + augment + pack, CPU, OpenCV single-threaded, '
           f'{args.samples} samples per pipeline, round-robin')
-    print('| pipeline | ms / sample | samples / s per worker |')
-    print('|---|---:|---:|')
+    print('| pipeline | CPU ms / sample | samples / s per worker | wall ms / sample |')
+    print('|---|---:|---:|---:|')
     for name, value in rate.items():
-        print(f'| {name} | {1000 / value:.1f} | {value:.1f} |')
+        print(f'| {name} | {1000 / value:.1f} | {value:.1f} | {wall_ms[name]:.1f} |')
     print()
     print('Workers one GPU needs = per-GPU batch / (GPU step time x samples/s per worker):')
     print('| per-GPU batch, pipeline | step 0.1 s | step 0.2 s | step 0.4 s |')

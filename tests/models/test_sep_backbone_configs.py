@@ -65,6 +65,10 @@ def test_config_follows_table_7(repo_root, name):
     assert optim.constructor.startswith(constructor)
     assert dict(optim.paramwise_cfg) == dict(layer_decay_rate=decay)
     assert cfg.param_scheduler[0].eta_min == 0.0 and cfg.train_cfg.max_iters == 80000
+    # One batch size (the loader's, 12 per GPU) and an exact, constant-time resume.
+    assert cfg.train_dataloader.batch_size == 12
+    assert dict(cfg.train_dataloader.batch_sampler) == dict(type='MultiSourceSampler', mode='ratio')
+    assert cfg.train_cfg.type == 'ExactResumeIterBasedTrainLoop'
 
 
 @pytest.mark.parametrize('name', ['upernet_vitaev2.py', 'upernet_internimage_t.py', 'upernet_vit_adapter_b.py',
