@@ -140,12 +140,13 @@ def main():
         print(f'| {name} | {1000 / value:.1f} | {value:.1f} | {wall_ms[name]:.1f} |')
     print()
     print('Workers one GPU needs = per-GPU batch / (GPU step time x samples/s per worker):')
-    print('| per-GPU batch, pipeline | step 0.1 s | step 0.2 s | step 0.4 s |')
-    print('|---|---:|---:|---:|')
+    steps = (0.025, 0.05, 0.1, 0.2, 0.4)
+    print('| per-GPU batch, pipeline | ' + ' | '.join(f'step {step} s' for step in steps) + ' |')
+    print('|---|' + '---:|' * len(steps))
     for label, batch, name in (('12, SEP mix', 12, 'SEP mix 18 / 12 / 66'),
                                ('1, Potsdam', 1, 'fine-tune / Potsdam 512 PNG'),
                                ('1, iSAID', 1, 'fine-tune / iSAID 896 PNG')):
-        cells = ' | '.join(str(math.ceil(batch / (step * rate[name]))) for step in (0.1, 0.2, 0.4))
+        cells = ' | '.join(str(math.ceil(batch / (step * rate[name]))) for step in steps)
         print(f'| {label} | {cells} |')
 
 

@@ -50,9 +50,11 @@ def resume_checkpoint_meta(runner) -> Optional[dict]:
     """
     if not getattr(runner, '_resume', False):
         return None
-    path = runner._load_from if runner._load_from is not None else find_latest_checkpoint(runner.work_dir)
+    path = runner._load_from
     if path is None:
-        return None
+        if not osp.isfile(osp.join(runner.work_dir, 'last_checkpoint')):
+            return None  # a fresh work dir: mmengine says so itself
+        path = find_latest_checkpoint(runner.work_dir)
     if osp.isfile(path):
         try:
             checkpoint = torch.load(path, map_location='cpu', mmap=True, weights_only=False)

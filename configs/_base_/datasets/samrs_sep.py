@@ -61,12 +61,12 @@ fast_train = dict(type='FASTDataset', data_root=data_root + '/fast', ann_file='t
                   pipeline=fast_train_pipeline)
 train_dataloader = dict(
     batch_size=12,  # per GPU, and MultiSourceSampler's: the paper's global batch 96 = 8 x 12
-    # One worker decodes + augments about 70 SEP samples/s (bench/loader_throughput.py): 8 feed
-    # a 12-sample step every ~21 ms per GPU. Pinning buys nothing: ~1.8 MB per step, copied
-    # synchronously by the data preprocessor (docs/sep.md, "Loader settings").
+    # One worker decodes + augments 48-70 SEP samples/s (bench/loader_throughput.py): 8 feed a
+    # 12-sample step every 21-31 ms per GPU. Pinned batches (~6.6 MB a step) copy to the GPU
+    # at the bus's speed (docs/sep.md, "Loader settings").
     num_workers=8,
     persistent_workers=True,
-    pin_memory=False,
+    pin_memory=True,
     # mmengine builds `sampler` first and hands it to the batch sampler, which takes only its
     # dataset and seed: MultiSourceSampler draws the order itself.
     sampler=dict(type='InfiniteSampler', shuffle=False),
