@@ -30,11 +30,11 @@ import numpy as np
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import samrs_mm  # noqa: E402,F401
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
+import samrs_mm  # noqa: E402,F401
 from samrs_mm.datasets.sample_seeding import SeededIndex, SeededSampleDataset, sample_seed  # noqa: E402
 
 # name: (config file, size, image suffix, how the config's train set is found)

@@ -12,8 +12,13 @@ from torch.utils.data import ConcatDataset
 
 from samrs_mm.datasets.multi_source_sampler import MultiSourceSampler
 from samrs_mm.datasets.resumable_infinite_sampler import ResumableInfiniteSampler
-from samrs_mm.datasets.sample_seeding import (SeededIndex, SeededSampleDataset, derive_seed,
-                                              sample_seed, seeded_random_state)
+from samrs_mm.datasets.sample_seeding import (
+    SeededIndex,
+    SeededSampleDataset,
+    derive_seed,
+    sample_seed,
+    seeded_random_state,
+)
 
 
 class _Draws:

@@ -37,8 +37,12 @@ import torch
 
 from tests.conftest import REPO_ROOT, free_port, run_tool
 from tests.resume_probe import KILL_AFTER_ENV
-from tests.toy_data import (write_image_folder_dataset, write_samrs_like_dataset,
-                            write_tiny_finetune_config, write_tiny_sep_config)
+from tests.toy_data import (
+    write_image_folder_dataset,
+    write_samrs_like_dataset,
+    write_tiny_finetune_config,
+    write_tiny_sep_config,
+)
 
 MAX_ITERS, KILL_AFTER = 8, 5
 PROBE = """
