@@ -8,9 +8,8 @@
 * The paper's configs use ``SyncBN``, which needs CUDA. On a machine without a GPU (a
   laptop, or CI exercising the distributed path with gloo) every ``SyncBN`` in the config
   becomes plain ``BN``, and the log says so. On GPU machines nothing changes.
-* ``MultiSourceSampler`` yields one per-process batch after another; if the dataloader's
-  ``batch_size`` differs from the sampler's, batches straddle and the proportions are lost
-  silently. That mismatch is refused before anything is built.
+* ``MultiSourceSampler`` is a batch sampler; a config that still names it as the
+  ``sampler`` (the form before it became one) is refused with the line to write instead.
 """
 from __future__ import annotations
 
@@ -39,23 +38,20 @@ def _replace_sync_bn(node: Any) -> int:
     return count
 
 
-def check_multi_source_batch(cfg: Config) -> None:
-    """Refuse a train dataloader whose batch size differs from its MultiSourceSampler's."""
+def check_multi_source_sampler(cfg: Config) -> None:
+    """Refuse a train dataloader that names MultiSourceSampler as its ``sampler``."""
     loader = cfg.get('train_dataloader', None) or {}
     sampler = loader.get('sampler', None) or {}
-    if sampler.get('type') != 'MultiSourceSampler':
-        return
-    if sampler.get('batch_size') != loader.get('batch_size'):
+    if sampler.get('type') == 'MultiSourceSampler':
         raise ValueError(
-            f'train_dataloader.batch_size ({loader.get("batch_size")}) must equal '
-            f'train_dataloader.sampler.batch_size ({sampler.get("batch_size")}) for '
-            'MultiSourceSampler: override both (e.g. --cfg-options train_dataloader.batch_size=4 '
-            'train_dataloader.sampler.batch_size=4)')
+            'MultiSourceSampler is a batch sampler: set train_dataloader.batch_sampler='
+            "dict(type='MultiSourceSampler') and train_dataloader.sampler=dict(type="
+            "'InfiniteSampler', shuffle=False); its batch size is train_dataloader.batch_size")
 
 
 def prepare_config(cfg: Config) -> Config:
     """All launch-time checks and adjustments (in place; returns ``cfg``)."""
-    check_multi_source_batch(cfg)
+    check_multi_source_sampler(cfg)
     return adapt_config_to_device(cfg)
 
 

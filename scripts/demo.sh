@@ -56,7 +56,7 @@ SMALL_MODEL=(model.pretrained=None model.backbone.depth=18 "model.decode_head.in
              model.decode_head.channels=128 model.auxiliary_head.in_channels=256 model.auxiliary_head.channels=64)
 logged sep_train "$PY" tools/train.py configs/sep/upernet_r50.py --work-dir "$OUT/sep" --cfg-options \
     "${SMALL_MODEL[@]}" train_cfg.max_iters="$ITERS" train_cfg.val_interval="$ITERS" \
-    train_dataloader.batch_size=3 train_dataloader.sampler.batch_size=3 \
+    train_dataloader.batch_size=3 \
     train_dataloader.num_workers=0 train_dataloader.persistent_workers=False \
     val_dataloader.num_workers=0 val_dataloader.persistent_workers=False \
     default_hooks.logger.interval=5 default_hooks.checkpoint.interval="$ITERS" \

@@ -130,8 +130,10 @@ def _tiny_pipeline(subset, index, train):
 
 
 def write_tiny_sep_config(path, repo_root, data_root, max_iters=20, batch_size=6,
-                          extra_imports=(), extra=''):
-    """Write a config inheriting configs/sep/upernet_r50.py, shrunk to ResNet-18 at 64 px."""
+                          extra_imports=(), extra='', num_workers=0, ckpt_interval=None, width=64):
+    """Write a config inheriting configs/sep/upernet_r50.py, shrunk to ResNet-18 at 64 px
+    (checkpoint at the end unless ``ckpt_interval`` says otherwise; ``width`` = the ResNet's
+    base channels, 64 as in ResNet-18)."""
     base = osp.join(repo_root, 'configs', 'sep', 'upernet_r50.py')
     datasets = {'sota': 'SOTADataset', 'sior': 'SIORDataset', 'fast': 'FASTDataset'}
     train_sets, val_sets = [], []
@@ -150,12 +152,11 @@ meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape', 
 model = dict(
     pretrained=None,
     data_preprocessor=dict(size=(64, 64)),
-    backbone=dict(depth=18),
-    decode_head=dict(in_channels=[64, 128, 256, 512], channels=16),
-    auxiliary_head=dict(in_channels=256, channels=16))
+    backbone=dict(depth=18, stem_channels={width}, base_channels={width}),
+    decode_head=dict(in_channels={[width, 2 * width, 4 * width, 8 * width]}, channels=16),
+    auxiliary_head=dict(in_channels={4 * width}, channels=16))
 train_dataloader = dict(
-    batch_size={batch_size}, num_workers=0, persistent_workers=False,
-    sampler=dict(type='MultiSourceSampler', batch_size={batch_size}),
+    batch_size={batch_size}, num_workers={num_workers}, persistent_workers=False,
     dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map', 'reduce_zero_label'],
                  datasets=[{', '.join(train_sets)}]))
 val_dataloader = dict(num_workers=0, persistent_workers=False,
@@ -166,7 +167,7 @@ optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]
 train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
 default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval={max_iters}, save_best=None))
+                     checkpoint=dict(interval={ckpt_interval or max_iters}, save_best=None))
 randomness = dict(seed=0)
 {extra}
 """
@@ -225,3 +226,55 @@ def write_samrs_object_subsets(root, subsets=('sota', 'sior', 'fast'), num_train
             f.write(''.join(s + '\n' for s in stems[num_train:]))
         names[subset] = stems
     return names
+
+
+TINY_FINETUNE_OVERRIDES = """
+_base_ = [{base!r}]
+custom_imports = dict(imports=['samrs_mm'] + {extra_imports!r}, allow_failed_imports=False)
+crop_size = (64, 64)
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(depth=18, stem_channels={width}, base_channels={width}),
+    decode_head=dict(in_channels={in_channels}, channels=16),
+    auxiliary_head=dict(in_channels={aux_channels}, channels=16),
+    test_cfg=dict(mode='whole'))
+# The fine-tuning augmentations of configs/_base_/datasets/potsdam_512x512.py at 64 px.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', scale=crop_size, ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomFlip', prob=0.5, direction='vertical'),
+    dict(type='RandomRot90', prob=0.75),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(batch_size={batch_size}, num_workers={num_workers}, persistent_workers=False,
+                        dataset=dict(data_root={data_root!r}, pipeline=train_pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root={data_root!r}))
+test_dataloader = val_dataloader
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]
+train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval={ckpt_interval}, save_best=None))
+randomness = dict(seed=0)
+{extra}
+"""
+
+
+def write_tiny_finetune_config(path, repo_root, data_root, max_iters=4, batch_size=2,
+                               extra_imports=(), extra='', num_workers=0, ckpt_interval=None,
+                               width=64):
+    """Write a config inheriting the Potsdam UperNet-R50 fine-tuning config, shrunk to
+    ResNet-18 (``width`` base channels) at 64 px (the same augmentations); ``data_root`` in
+    the Potsdam layout (``write_image_folder_dataset(..., num_classes=6)`` writes one)."""
+    base = osp.join(repo_root, 'configs', 'finetune', 'potsdam',
+                    'upernet_r50-imp_8xb1-80k_potsdam-512x512.py')
+    with open(path, 'w') as f:
+        f.write(TINY_FINETUNE_OVERRIDES.format(
+            base=base, data_root=data_root, max_iters=max_iters, batch_size=batch_size,
+            extra_imports=list(extra_imports), extra=extra, num_workers=num_workers,
+            ckpt_interval=ckpt_interval or max_iters, width=width,
+            in_channels=[width, 2 * width, 4 * width, 8 * width], aux_channels=4 * width))
+    return path

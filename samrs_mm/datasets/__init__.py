@@ -3,6 +3,8 @@ from .isaid import iSAIDFinetuneDataset  # noqa: F401
 from .isaid_instances import iSAIDInstanceDataset  # noqa: F401
 from .multi_source_sampler import MultiSourceSampler, proportional_batch_sizes  # noqa: F401
 from .potsdam import Potsdam5Dataset  # noqa: F401
+from .resumable_infinite_sampler import ResumableInfiniteSampler  # noqa: F401
+from .sample_seeding import SeededIndex, SeededSampleDataset  # noqa: F401
 from .samrs import FASTDataset, SIORDataset, SOTADataset  # noqa: F401
 from .samrs_instances import FASTInstanceDataset, SIORInstanceDataset, SOTAInstanceDataset  # noqa: F401
 from .subset import SmallDataSubsetMixin, select_subset  # noqa: F401

@@ -1,4 +1,6 @@
-"""Training-engine parts: layer-wise lr decay optimiser constructors (registered in mmseg's registry)."""
+"""Training-engine parts registered in mmseg's registries: layer-wise lr decay optimiser
+constructors and the exact, constant-time-resume training loop."""
+from .exact_resume_loop import ExactResumeIterBasedTrainLoop
 from .layer_decay import (
                           NO_WEIGHT_DECAY_KEYWORDS,
                           HierarchicalLayerDecayOptimWrapperConstructor,
@@ -6,4 +8,4 @@ from .layer_decay import (
 )
 
 __all__ = ['LayerDecayOptimWrapperConstructor', 'HierarchicalLayerDecayOptimWrapperConstructor',
-           'NO_WEIGHT_DECAY_KEYWORDS']
+           'NO_WEIGHT_DECAY_KEYWORDS', 'ExactResumeIterBasedTrainLoop']

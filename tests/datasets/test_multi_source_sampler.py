@@ -1,6 +1,6 @@
-"""MultiSourceSampler: exact proportions, DDP shares, determinism, no hangs."""
+"""MultiSourceSampler: exact proportions, DDP shares, determinism, no hangs, resume."""
 from collections import Counter
-from itertools import islice
+from itertools import chain, islice
 from unittest import mock
 
 import pytest
@@ -22,15 +22,35 @@ class _Sized:
         return index
 
 
+class _Carrier:
+    """What mmengine hands a batch sampler: the sampler built from ``train_dataloader.sampler``."""
+
+    def __init__(self, dataset, seed=None):
+        self.dataset, self.seed = dataset, seed
+
+
 def _concat(sizes):
     return ConcatDataset([_Sized(s) for s in sizes])
 
 
-def _sampler(sizes, batch_size, rank=0, world_size=1, **kwargs):
+def _batch_sampler(sizes, batch_size, rank=0, world_size=1, seed=0, **kwargs):
     with mock.patch('samrs_mm.datasets.multi_source_sampler.get_dist_info',
                     return_value=(rank, world_size)):
-        return MultiSourceSampler(_concat(sizes), batch_size=batch_size, seed=kwargs.pop('seed', 0),
-                                  **kwargs)
+        return MultiSourceSampler(_Carrier(_concat(sizes), seed), batch_size=batch_size, **kwargs)
+
+
+def _sampler(sizes, batch_size, rank=0, world_size=1, **kwargs):
+    """The batch sampler of one rank; iterating it gives that rank's samples one by one."""
+    batch_sampler = _batch_sampler(sizes, batch_size, rank, world_size, **kwargs)
+
+    class _Flat:
+        def __iter__(self):
+            return chain.from_iterable(batch_sampler)
+
+        def __getattr__(self, name):
+            return getattr(batch_sampler, name)
+
+    return _Flat()
 
 
 def _source_of(index, sizes):
@@ -62,8 +82,8 @@ def test_batch_smaller_than_number_of_sources_is_an_error():
         _sampler(PAPER_SIZES, batch_size=1, world_size=2)  # global batch 2 < 3 sources
 
 
-def test_source_ratio_overrides_sizes():
-    sampler = _sampler((10, 10, 10), batch_size=10, source_ratio=(1, 1, 8))
+def test_subset_weights_override_sizes():
+    sampler = _sampler((10, 10, 10), batch_size=10, subset_weights=(1, 1, 8))
     assert sampler.global_counts == [1, 1, 8]
 
 
@@ -103,7 +123,7 @@ def test_ranks_never_duplicate_within_a_source_pass():
 
 def test_source_smaller_than_its_share_wraps_without_hanging():
     sizes = (2, 50)  # source 0 gets 3 of 6 slots but only has 2 samples
-    sampler = _sampler(sizes, batch_size=6, source_ratio=(1, 1))
+    sampler = _sampler(sizes, batch_size=6, subset_weights=(1, 1))
     batch = list(islice(iter(sampler), 6))
     source0 = [i for i in batch if i < 2]
     assert len(source0) == 3 and set(source0) <= {0, 1}
@@ -117,16 +137,19 @@ def test_deterministic_for_a_seed_and_different_across_seeds():
 
 
 def test_restarted_stream_continues_where_it_stopped():
-    # mmengine resumes by skipping the batches already trained; the stream is a pure
-    # function of the seed, so the skipped-to position continues the original stream.
+    # The stream is a pure function of the seed, so a stream started at iteration 6
+    # (set_start, what a resume does) continues the original one.
     full = list(islice(iter(_sampler(PAPER_SIZES, 12, seed=3)), 12 * 10))
     resumed = iter(_sampler(PAPER_SIZES, 12, seed=3))
     list(islice(resumed, 12 * 6))
     assert list(islice(resumed, 12 * 4)) == full[12 * 6:]
+    started = _sampler(PAPER_SIZES, 12, seed=3)
+    started.set_start(6)
+    assert list(islice(iter(started), 12 * 4)) == full[12 * 6:]
 
 
 def test_needs_a_concat_dataset_and_nonempty_sources():
     with pytest.raises(TypeError, match='ConcatDataset'):
-        MultiSourceSampler(_Sized(10), batch_size=2, seed=0)
+        MultiSourceSampler(_Carrier(_Sized(10)), batch_size=2, seed=0)
     with pytest.raises(ValueError, match='source 1 .* is empty'):
-        MultiSourceSampler(ConcatDataset([_Sized(3), _Sized(0)]), batch_size=2, seed=0)
+        MultiSourceSampler(_Carrier(ConcatDataset([_Sized(3), _Sized(0)])), batch_size=2, seed=0)

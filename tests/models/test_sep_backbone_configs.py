@@ -41,7 +41,6 @@ def _two_iterations_no_workers(cfg, work_dir):
     cfg.train_cfg.update(max_iters=2, val_interval=100)
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=2)]
     cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.sampler.batch_size = 3
     cfg.val_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.test_dataloader = cfg.val_dataloader
     cfg.default_hooks.checkpoint = None  # saving pretty-prints the config: slow, and not what is tested
@@ -66,6 +65,10 @@ def test_config_follows_table_7(repo_root, name):
     assert optim.constructor.startswith(constructor)
     assert dict(optim.paramwise_cfg) == dict(layer_decay_rate=decay)
     assert cfg.param_scheduler[0].eta_min == 0.0 and cfg.train_cfg.max_iters == 80000
+    # One batch size (the loader's, 12 per GPU) and an exact, constant-time resume.
+    assert cfg.train_dataloader.batch_size == 12
+    assert dict(cfg.train_dataloader.batch_sampler) == dict(type='MultiSourceSampler', mode='ratio')
+    assert cfg.train_cfg.type == 'ExactResumeIterBasedTrainLoop'
 
 
 @pytest.mark.parametrize('name', ['upernet_vitaev2.py', 'upernet_internimage_t.py', 'upernet_vit_adapter_b.py',

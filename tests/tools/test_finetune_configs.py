@@ -68,6 +68,9 @@ def test_config_follows_the_paper_protocol(path):
     # Batch 8 = 8 GPUs x 1, 80k iterations, AdamW (0.9, 0.999), cosine decay.
     assert cfg.train_dataloader.batch_size == 1 and cfg.auto_scale_lr.base_batch_size == 8
     assert cfg.train_cfg.max_iters == 80000
+    # Exact, constant-time resume: the loop and a sampler that starts mid-stream.
+    assert cfg.train_cfg.type == 'ExactResumeIterBasedTrainLoop'
+    assert cfg.train_dataloader.sampler.type == 'ResumableInfiniteSampler'
     assert cfg.optim_wrapper.optimizer.type == 'AdamW'
     assert tuple(cfg.optim_wrapper.optimizer.betas) == (0.9, 0.999)
     assert cfg.param_scheduler[0].type == 'CosineAnnealingLR' and cfg.param_scheduler[0].T_max == 80000

@@ -8,7 +8,7 @@ from tests.toy_data import write_samrs_like_dataset
 
 # The override documented in docs/sep.md ("CPU smoke run of any SEP config").
 CPU_OVERRIDE = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-                'train_dataloader.batch_size=3', 'train_dataloader.sampler.batch_size=3',
+                'train_dataloader.batch_size=3',
                 'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
                 'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
                 'default_hooks.checkpoint.save_best=None']
@@ -40,9 +40,12 @@ def test_sep_config_trains_two_iterations_on_cpu(config, samrs_root, repo_root, 
         assert f'mIoU.{subset}' in out
 
 
-def test_sampler_and_loader_batch_sizes_must_agree(samrs_root, repo_root, tmp_path):
-    proc = run_tool(['tools/train.py', 'configs/sep/upernet_r50.py', '--work-dir', str(tmp_path),
-                     '--cfg-options', 'train_dataloader.batch_size=3'],
-                    env={'SAMRS_DATA_ROOT': samrs_root}, check=False)
-    assert proc.returncode != 0
-    assert 'must equal train_dataloader.sampler.batch_size (12)' in proc.stderr
+def test_multi_source_sampler_as_sampler_is_a_clear_error(repo_root):
+    from mmengine.config import Config
+
+    from samrs_mm.launch import build_runner
+    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'sep', 'upernet_r50.py'))
+    cfg.train_dataloader.sampler = dict(type='MultiSourceSampler', batch_size=12)
+    with pytest.raises(SystemExit, match='MultiSourceSampler is a batch sampler: set '
+                                         'train_dataloader.batch_sampler='):
+        build_runner(cfg)

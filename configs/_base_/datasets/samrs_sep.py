@@ -11,8 +11,6 @@ crop_size = (224, 224)
 val_crop_size = (512, 512)
 # The subsets have different class lists: ConcatDataset must not insist they agree.
 concat_ignore_keys = ['classes', 'palette', 'label_map', 'reduce_zero_label']
-# Per-process batch; the paper's global batch is 96 = 8 GPUs x 12.
-train_batch_size_per_gpu = 12
 subset_meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
                     'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
                     'subset', 'subset_index')
@@ -62,11 +60,19 @@ fast_train = dict(type='FASTDataset', data_root=data_root + '/fast', ann_file='t
                   data_prefix=dict(img_path='images', seg_map_path='semantic'),
                   pipeline=fast_train_pipeline)
 train_dataloader = dict(
-    batch_size=train_batch_size_per_gpu,
+    batch_size=12,  # per GPU, and MultiSourceSampler's: the paper's global batch 96 = 8 x 12
+    # One worker decodes + augments 48-70 SEP samples/s (bench/loader_throughput.py): 8 feed a
+    # 12-sample step every 21-31 ms per GPU. Pinned batches (~6.6 MB a step) copy to the GPU
+    # at the bus's speed (docs/sep.md, "Loader settings").
     num_workers=8,
     persistent_workers=True,
-    # Every batch holds each subset in proportion to its size (B_i = L_i / sum L * B).
-    sampler=dict(type='MultiSourceSampler', batch_size=train_batch_size_per_gpu),
+    pin_memory=True,
+    # mmengine builds `sampler` first and hands it to the batch sampler, which takes only its
+    # dataset and seed: MultiSourceSampler draws the order itself.
+    sampler=dict(type='InfiniteSampler', shuffle=False),
+    # Every batch holds each subset in proportion to its size (B_i = L_i / sum L * B);
+    # mode='avg' gives equal shares, subset_weights=[...] other proportions.
+    batch_sampler=dict(type='MultiSourceSampler', mode='ratio'),
     dataset=dict(type='ConcatDataset', ignore_keys=concat_ignore_keys,
                  datasets=[sota_train, sior_train, fast_train]))
 val_dataloader = dict(

@@ -12,6 +12,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=1e-4, by_epoch=False, begin=0,
          end=max_iters)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=8000)
+# mmengine's IterBasedTrainLoop with an exact, constant-time resume (samrs_mm.training;
+# docs/sep.md, "Resuming").
+train_cfg = dict(type='ExactResumeIterBasedTrainLoop', max_iters=max_iters, val_interval=8000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
