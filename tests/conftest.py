@@ -1,4 +1,5 @@
 """Shared pytest fixtures: repository paths, the real sample data, subprocess helpers."""
+import importlib.util
 import os
 import os.path as osp
 import socket
@@ -10,6 +11,10 @@ import pytest
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Real sample imagery lives beside the repository, never inside it (see ../shared/data/README.md).
 SHARED_DATA = osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data'))
+# Its sitecustomize.py skips mmengine's cosmetic yapf pass in every tool a test starts.
+TOOL_ENV = osp.join(REPO_ROOT, 'tests', 'tool_env')
+_spec = importlib.util.spec_from_file_location('tests_tool_env', osp.join(TOOL_ENV, 'sitecustomize.py'))
+_spec.loader.exec_module(importlib.util.module_from_spec(_spec))  # the same in this process (runpy tools)
 
 
 @pytest.fixture(scope='session')
@@ -36,6 +41,7 @@ def run_tool(args, cwd=REPO_ROOT, env=None, timeout=900, check=True):
     full_env['PATH'] = osp.dirname(sys.executable) + os.pathsep + full_env.get('PATH', '')
     full_env.setdefault('PYTHONHASHSEED', '0')
     full_env.update(env or {})
+    full_env['PYTHONPATH'] = os.pathsep.join(p for p in (TOOL_ENV, full_env.get('PYTHONPATH')) if p)
     if args[0].endswith('.py'):
         args = [sys.executable] + list(args)
     elif args[0].endswith('.sh'):

@@ -13,24 +13,6 @@ from mmseg.registry import HOOKS
 KILL_AFTER_ENV = 'SAMRS_TEST_KILL_AFTER_ITER'
 
 
-def _skip_config_formatting():
-    """Leave the config text as mmengine writes it, without yapf's pretty-printing.
-
-    mmengine formats the whole config with yapf for the log, the config dump and every
-    checkpoint: about a second of CPU per call on these machines, the largest cost of a tiny
-    run after the imports, and purely cosmetic (the text is valid Python either way).
-    """
-    from mmengine.config import config as config_module
-
-    def unformatted(text, style_config=None, **kwargs):
-        return text, False
-
-    config_module.FormatCode = unformatted
-
-
-_skip_config_formatting()
-
-
 @HOOKS.register_module()
 class StreamRecorderHook(Hook):
     """Append one json line per iteration to ``<work_dir>/stream_rank<r>.jsonl``: the

@@ -10,7 +10,7 @@ detector``, which must load key for key with only the detector's neck and heads 
 
 The tools run in this process (``runpy``, the same code path as the command line) to spare
 an interpreter start-up per run; models are shrunk (ResNet-18 / Swin with 8-16 channels), and
-mmengine's config pretty-printing skips yapf (5 formatting passes per run were most of its
+mmengine's config pretty-printing skips yapf (tests/tool_env: 5 formatting passes per run were most of its
 time; the dumped configs stay valid Python, only unformatted).
 """
 import glob
@@ -221,7 +221,6 @@ def runs(samrs_objects, tmp_path_factory):
     env = dict(SAMRS_DATA_ROOT=root, ISAID_ROOT=isaid, DIOR_ROOT=str(work / 'dior'),
                DOTA_V1_SPLIT_ROOT=str(work / 'dota'))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr('mmengine.config.config.FormatCode', lambda text, **kwargs: (text, False))
         for key, value in env.items():
             patch.setenv(key, value)
         for k, (config, (backbone, channels, _)) in enumerate(CONFIGS.items()):
