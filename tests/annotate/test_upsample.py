@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from samrs_mm.annotate.upsample import WindowedMaskUpsampler, _linear_taps
+from samrs_mm.annotate.upsample import WindowedMaskUpsampler, linear_taps
 
 
 @pytest.mark.parametrize('in_size, out_size', [(962, 1111), (1024, 800), (256, 1024), (927, 977), (154, 300)])
@@ -13,7 +13,7 @@ def test_taps_equal_atens_weights(in_size, out_size):
     # Read ATen's weights off the resize of one-hot rows.
     eye = torch.eye(in_size)[:, None, None, :]
     ref = F.interpolate(eye, (1, out_size), mode='bilinear', align_corners=False)[:, 0, 0, :].numpy()
-    i0, i1, w0, w1 = _linear_taps(in_size, out_size)
+    i0, i1, w0, w1 = linear_taps(in_size, out_size)
     ours = np.zeros_like(ref)
     np.add.at(ours, (i0, np.arange(out_size)), w0)
     np.add.at(ours, (i1, np.arange(out_size)), w1)
