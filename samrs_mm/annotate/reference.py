@@ -32,6 +32,7 @@ single-prompt logits differ by about 1e-4 (docs/annotate_engine.md, "TF32").
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import List, Sequence
 
@@ -178,9 +179,20 @@ class Sam3ReferencePredictor(ReferencePredictor):
 
     def _predict(self, kwargs, multimask_output):
         from sam3.model.sam3_image import Sam3Image
-        # Sam3Image.predict_inst, also for the engine's lean Sam3InteractiveModel (same attributes).
-        return Sam3Image.predict_inst(self.backend.sam, self.state, **kwargs, multimask_output=multimask_output,
-                                      return_logits=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            # Sam3Image.predict_inst, also for the engine's lean Sam3InteractiveModel (same attributes).
+            out = Sam3Image.predict_inst(self.backend.sam, self.state, **kwargs, multimask_output=multimask_output,
+                                         return_logits=True)
+        for w in caught:
+            if 'Skipping the post-processing step' in str(w.message):
+                # The predictor fell back to no hole filling (on CPU: scikit-image missing); the
+                # engine always fills, so the two would differ for a reason that is not the engine's.
+                raise RuntimeError("SAM 3's predictor skipped its hole filling here ("
+                                   f'{str(w.message).splitlines()[0]}); install scikit-image (its CPU '
+                                   'connected components) to compare with it')
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return out
 
 
 _REFERENCES = {'segment_anything': ReferencePredictor, 'sam_hq': HQReferencePredictor,

@@ -142,8 +142,10 @@ def describe_checkpoint(state: dict) -> Optional[str]:
     if trunk is not None:
         blocks = {int(m.group(1)) for k in keys for m in [re.match(r'image_encoder\.trunk\.blocks\.(\d+)\.', k)] if m}
         size = _HIERA.get((int(trunk.shape[0]), len(blocks)))
-        return f'a SAM 2 checkpoint (Hiera width {int(trunk.shape[0])}, {len(blocks)} blocks)' if size is None \
-            else f'a SAM 2.1 {size} checkpoint'
+        # SAM 2.1 added the no-object spatial embedding; SAM 2.0 files lack it.
+        version = 'SAM 2.1' if 'no_obj_embed_spatial' in state else 'SAM 2.0'
+        return (f'a {version} checkpoint (Hiera width {int(trunk.shape[0])}, {len(blocks)} blocks)' if size is None
+                else f'a {version} {size} checkpoint')
     hq = 'mask_decoder.hf_token.weight' in state
     family = 'an HQ-SAM' if hq else 'a SAM'
     patch = state.get('image_encoder.patch_embed.proj.weight')
