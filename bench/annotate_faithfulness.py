@@ -2,9 +2,9 @@
 
 The same check as tests/annotate/test_engine_faithful.py and test_families_faithful.py, as a
 script that runs without mmcv / pytest (e.g. on a GPU machine without the repository's
-venv): on the real DOTA image P0706 (a 512 x 512 crop with 16 ships, plus the full image for
-SAM ViT-B), for each family (``--families``; random-weight ``tiny_test`` models on the crop)
-and each prompt spec it compares every object's mask with the family's predictor for that
+venv): on the real DOTA image P0706 (a 512 x 512 crop with 16 ships for the random-weight
+``tiny_test`` models, plus the full image for each family's full-size model), for each family
+(``--families``) and each prompt spec it compares every object's mask with the family's predictor for that
 object alone (``SamPredictor``, HQ-SAM's ``SamPredictor`` with ``hq_token_only`` False and
 True, ``SAM2ImagePredictor``, SAM 3's ``predict_inst``) and prints one table row
 (:func:`samrs_mm.annotate.reference.compare_with_predictor`). A reference that cannot run as
@@ -80,7 +80,8 @@ def main(argv=None):
     parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'])
     parser.add_argument('--data', default=osp.normpath(osp.join(REPO_ROOT, '..', 'shared', 'data')))
     parser.add_argument('--vit-b-objects', type=int, default=64,
-                        help='objects of the full image checked with ViT-B (0: skip ViT-B)')
+                        help="objects of the full image checked with each family's full-size model (SAM / HQ-SAM "
+                             'ViT-B, SAM 2.1 Hiera-B+, SAM 3; random weights; 0: skip)')
     parser.add_argument('--specs', default=','.join(SPECS), help='comma-separated prompt specs (small model)')
     parser.add_argument('--strict', action='store_true', help='fail on reduced-precision rows too')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -120,8 +121,10 @@ def main(argv=None):
         variants = [dict(hq_token_only=False), dict(hq_token_only=True)] if family == 'sam_hq' else [{}]
         for extra in variants:
             runs.append((family, 'tiny_test', extra, specs, crop_img, crop_insts))
-    if args.vit_b_objects and 'segment_anything' in families:
-        runs.append(('segment_anything', 'vit_b', {}, ['hbox', 'rbox_mask'], image, instances[:args.vit_b_objects]))
+    full_size = {'segment_anything': 'vit_b', 'sam_hq': 'vit_b', 'sam2': 'hiera_b+', 'sam3': 'sam3'}
+    if args.vit_b_objects:
+        for family in families:
+            runs.append((family, full_size[family], {}, ['hbox', 'rbox_mask'], image, instances[:args.vit_b_objects]))
 
     dev = torch.device(args.device)
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'CPU'

@@ -64,7 +64,8 @@ def test_wrong_model_type_is_named(tmp_path, tiny_sam):
     state['image_encoder.patch_embed.proj.weight'] = torch.zeros(768, 3, 16, 16)
     path = tmp_path / 'sam_vit_b.pth'
     torch.save(state, path)
-    with pytest.raises(SamBuildError, match=r"does not fit SAM model_type='tiny_test'.*looks like a SAM vit_b checkpoint"):
+    with pytest.raises(SamBuildError,
+                       match=r"does not fit SAM model_type='tiny_test'.*looks like a SAM vit_b checkpoint"):
         build_sam_model('tiny_test', checkpoint=str(path))
 
 
