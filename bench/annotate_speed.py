@@ -182,27 +182,31 @@ class FamilyPredictor:
             raise ValueError(f'no predictor for {family!r}')
         self.shape = image.shape[:2]
 
+    def mask(self, box):
+        """Boolean ``H x W`` mask of one box: one ``predict`` call, as a per-object loop makes it."""
+        kw = dict(hq_token_only=False) if self.family == 'sam_hq' else {}
+        if self.family == 'sam3':
+            from sam3.model.sam3_image import Sam3Image
+            masks, _, _ = Sam3Image.predict_inst(self.model, self.state, box=box, multimask_output=False)
+        else:
+            masks, _, _ = self.predictor.predict(box=box, multimask_output=False, **kw)
+        return np.asarray(masks).reshape(-1, *self.shape)[0] > 0
+
     def masks(self, boxes):
-        """Boolean masks ``n x H x W`` (numpy) of ``n`` boxes: one ``predict`` call for one box, else batched."""
+        """Boolean masks ``n x H x W`` (numpy) of ``n`` boxes in one batched call (the SAMRS scripts' way)."""
         if self.family in ('segment_anything', 'sam_hq'):
-            if len(boxes) == 1:
-                kw = dict(hq_token_only=False) if self.family == 'sam_hq' else {}
-                masks, _, _ = self.predictor.predict(box=boxes[0], multimask_output=False, **kw)
-                return masks
             tb = torch.as_tensor(boxes, dtype=torch.float, device=self.device)
             tb = self.predictor.transform.apply_boxes_torch(tb, self.shape)
             kw = dict(hq_token_only=False) if self.family == 'sam_hq' else {}
             masks, _, _ = self.predictor.predict_torch(point_coords=None, point_labels=None, boxes=tb,
                                                        multimask_output=False, **kw)
             return masks[:, 0].cpu().numpy()
-        box = boxes[0] if len(boxes) == 1 else boxes
         if self.family == 'sam2':
-            masks, _, _ = self.predictor.predict(box=box, multimask_output=False)
+            masks, _, _ = self.predictor.predict(box=boxes, multimask_output=False)
         else:
             from sam3.model.sam3_image import Sam3Image
-            masks, _, _ = Sam3Image.predict_inst(self.model, self.state, box=box, multimask_output=False)
-        masks = np.asarray(masks)
-        return masks.reshape(-1, *masks.shape[-2:]) > 0
+            masks, _, _ = Sam3Image.predict_inst(self.model, self.state, box=boxes, multimask_output=False)
+        return np.asarray(masks).reshape(-1, *self.shape) > 0
 
 
 def method_a(family, sam, image, boxes, device, context):
@@ -211,7 +215,7 @@ def method_a(family, sam, image, boxes, device, context):
     with torch.no_grad(), context():
         predictor = FamilyPredictor(family, sam, image, device)
         for box in boxes:
-            out.append(encode_full(predictor.masks(box[None])[0]))
+            out.append(encode_full(predictor.mask(box)))
     sync(device)
     return out
 

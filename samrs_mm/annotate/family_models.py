@@ -118,8 +118,8 @@ def build_tiny_test_sam2() -> torch.nn.Module:
     from sam2.modeling.memory_attention import MemoryAttention, MemoryAttentionLayer
     from sam2.modeling.memory_encoder import CXBlock, Fuser, MaskDownSampler, MemoryEncoder
     from sam2.modeling.position_encoding import PositionEmbeddingSine
-    from sam2.modeling.sam2_base import SAM2Base
     from sam2.modeling.sam.transformer import RoPEAttention
+    from sam2.modeling.sam2_base import SAM2Base
 
     # A stage's first block pools; global attention sits in a later block, as in the official configs.
     trunk = Hiera(embed_dim=8, num_heads=1, stages=(1, 1, 1, 2), global_att_blocks=(4,),

@@ -207,6 +207,7 @@ def test_square_frame_mask_prompt_equals_literal_construction(padded, mask_size)
 def test_square_frame_maps_prompts_as_sam2_transforms(resolution):
     """SquareFrame gives the float32 model-frame coordinates SAM2Transforms.transform_coords gives."""
     from sam2.utils.transforms import SAM2Transforms
+
     from samrs_mm.annotate.prompts import SquareFrame
     frame, ref = SquareFrame(resolution), SAM2Transforms(resolution=resolution, mask_threshold=0.0)
     rng = np.random.default_rng(0)
