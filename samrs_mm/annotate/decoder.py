@@ -176,6 +176,7 @@ class PromptBatchDecoder:
         return self._run_stock(sparse, dense, multimask_output)
 
     def _check_image(self) -> None:
+        """Refuse to decode before :meth:`set_image`."""
         if self._embedding is None:
             raise RuntimeError('call set_image(features) before decode()')
 

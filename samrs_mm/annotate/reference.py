@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -102,8 +102,12 @@ class ReferencePredictor:
     #: the predictor's clamp of the low-res logits it returns (None: not clamped)
     low_res_clamp = None
 
-    def __init__(self, backend, image: np.ndarray) -> None:
+    def __init__(self, backend, image: Optional[np.ndarray] = None, predictor=None) -> None:
+        """Set ``image`` on a new predictor of the backend's model, or take ``predictor`` (its image already set)."""
         self.backend = backend
+        if predictor is not None:
+            self.predictor = predictor
+            return
         with backend.tf32():  # float32 reference, whatever the engine's dtype
             self._set_image(image)
 
@@ -224,9 +228,7 @@ def compare_with_predictor(engine, image: np.ndarray, instances: Sequence, sourc
     if predictor is None:
         predictor = reference_predictor(engine, image)
     elif not isinstance(predictor, ReferencePredictor):
-        wrapped = ReferencePredictor.__new__(ReferencePredictor)  # a SamPredictor with its image set
-        wrapped.backend, wrapped.predictor = backend, predictor
-        predictor = wrapped
+        predictor = ReferencePredictor(backend, predictor=predictor)  # a SamPredictor with its image set
     masks = engine.annotate(image, instances, source=source)
     spec = engine.prompt_for(source)
     height, width = image.shape[:2]
