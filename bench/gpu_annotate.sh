@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# GPU check of the SAM labelling engine, one short run (about 1.5-2 minutes on one H100; each
-# step is capped, 4.6 minutes at worst):
+# GPU check of the SAM labelling engine, one short run (SAM steps about 1.5-2 minutes on one
+# H100; each step is capped, 14 minutes at worst with the SAM families):
 #   1. faithfulness vs SamPredictor in float32 with the engine's defaults (TF32 off for the
 #      model calls, engine and reference alike; batched masks): must print RESULT: FAITHFUL;
 #   2. bench/annotate_speed.py --device cuda, float32 (--repeat 2) and bfloat16: the
-#      (a)/(b)/(c)/(x)/(m) tables with the stage split; (x) is the engine with per-object
-#      masks (the path before batching) and the line "(c) vs (x) masks" says whether both
-#      paths gave identical masks.
+#      (a)/(b)/(c)/(r)/(x)/(m) tables with the stage split; (r) is the engine on realistic
+#      (object-shaped) masks, the post-processing goal (r)/(m) <= 1.3; (x) is the engine with
+#      per-object masks (the path before batching) and the line "(c) vs (x) masks" says
+#      whether both paths gave identical masks;
+#   3. the same for the other SAM families (HQ-SAM, SAM 2.1, SAM 3): faithfulness of the test
+#      models on every prompt spec and of the full-size models on 32 objects, then their speed
+#      tables side by side (float32, full-size models, random weights). Skipped with
+#      FAMILIES=0 (then the run is the SAM check alone).
 # Uses the machine's own python and torch (no repository venv, no mmcv / mmseg / mmengine).
 # segment_anything and pycocotools must be importable (e.g. wheels on PYTHONPATH); they are
-# pip-installed only when missing and an index answers. A carried
-# .venv/lib/python3.11/site-packages is appended to PYTHONPATH, after the machine's own.
+# pip-installed only when missing and an index answers; so are segment_anything_hq, sam2,
+# sam3 and their pure-python dependencies for step 3 (sam2 without its CUDA extension). A
+# carried .venv/lib/python3.11/site-packages is appended to PYTHONPATH, after the machine's own.
 # Reads ../shared/data (or SAMRS_DATA: a folder with dota/, isaid/, deepforest/).
 # Everything printed is also written to $OUT/gpu_annotate.log when OUT is set.
 #
@@ -56,7 +62,7 @@ fi
 
 if [ "$QUICK" = 1 ]; then
   $PY -c "import torch, sys; print('python', sys.version.split()[0], '| torch', torch.__version__, '| CPU quick run')" | tee -a "$LOG"
-  run 240 $PY bench/annotate_faithfulness.py --device cpu --data "$DATA" --specs hbox,rbox_mask \
+  run 180 $PY bench/annotate_faithfulness.py --device cpu --data "$DATA" --specs hbox,rbox_mask \
     --vit-b-objects 0 --threads 1 --masks batched
   run 240 $PY bench/annotate_speed.py --device cpu --dtype float32 --data "$DATA" --quick --threads 1 \
     --methods a,b,c,x,m --steady
@@ -70,7 +76,18 @@ $PY -c "import torch, sys; print('python', sys.version.split()[0], '| torch', to
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader 2>/dev/null | tee -a "$LOG"
 
 run 90 $PY bench/annotate_faithfulness.py --device cuda --dtype float32 --data "$DATA"
-run 110 $PY bench/annotate_speed.py --device cuda --dtype float32 --data "$DATA" --repeat 2 --steady \
-  --methods a,b,c,x,m
-run 75 $PY bench/annotate_speed.py --device cuda --dtype bfloat16 --data "$DATA" --steady --methods b,c,x,m
+run 130 $PY bench/annotate_speed.py --device cuda --dtype float32 --data "$DATA" --repeat 2 --steady \
+  --methods a,b,c,r,x,m
+run 75 $PY bench/annotate_speed.py --device cuda --dtype bfloat16 --data "$DATA" --steady --methods b,c,r,x,m
+if [ "${FAMILIES:-1}" != 0 ]; then
+  if ! $PY -c "import segment_anything_hq, sam2, sam3" 2>/dev/null; then
+    say "installing the SAM families (segment-anything-hq 0.3, sam2 1.1.0 without CUDA ext, sam3 0.1.4)"
+    SAM2_BUILD_CUDA=0 timeout 120 $PY -m pip install -q --retries 0 --timeout 10 segment-anything-hq==0.3 \
+      sam2==1.1.0 sam3==0.1.4 2>&1 | tail -2 | tee -a "$LOG"
+  fi
+  run 180 $PY bench/annotate_faithfulness.py --device cuda --dtype float32 --data "$DATA" \
+    --families sam_hq,sam2,sam3 --vit-b-objects 32
+  run 240 $PY bench/annotate_speed.py --device cuda --dtype float32 --data "$DATA" --repeat 2 \
+    --families sam_hq,sam2,sam3 --methods a,b,c,r,x,m
+fi
 say "done"

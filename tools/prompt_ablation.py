@@ -15,9 +15,18 @@ Examples::
     # iSAID, box baseline only (no SAM weights needed)
     python tools/prompt_ablation.py configs/annotate/ablation_isaid.py --cfg-options engine.backend=box
 
-Rows come from ``ablation=dict(prompts=[...], box_regions=[...])`` in the config, or from
-``--prompts`` / ``--box-regions``. With ``engine.backend='box'`` only the box rows run.
-Each image goes through SAM's encoder once for all SAM rows. See docs/annotate.md.
+    # SAM, HQ-SAM and SAM 2.1 side by side, every prompt row for each (rows per model and prompt)
+    python tools/prompt_ablation.py configs/annotate/ablation_hrsc2016_test.py \
+        --models segment_anything:vit_h=checkpoints/sam_vit_h_4b8939.pth \
+                 sam_hq:vit_h=checkpoints/sam_hq_vit_h.pth sam2:hiera_l=checkpoints/sam2.1_hiera_large.pt
+
+Rows come from ``ablation=dict(prompts=[...], box_regions=[...], models=[...])`` in the
+config, or from ``--prompts`` / ``--box-regions`` / ``--models``. Each model is an engine
+config merged over ``engine`` (``dict(backend='sam2', model_type='hiera_l', checkpoint=...)``;
+on the command line ``BACKEND:MODEL_TYPE[=CHECKPOINT]``); without models the ``engine``
+config is the one model. Every model gets every SAM prompt row. With
+``engine.backend='box'`` and no models only the box rows run. Each image goes through each
+model's encoder once for all its rows. See docs/annotate.md.
 """
 import argparse
 import csv
@@ -35,7 +44,7 @@ DEFAULT_BOX_REGIONS = ('hbox', 'rhbox', 'rbox')
 # The paper's names of the basic prompts.
 PAPER_NAMES = {'cp': 'CP', 'hbox': 'H-Box', 'rhbox': 'RH-Box', 'rbox': 'R-Box', 'quad': 'Quad',
                'hbox_mask': 'H-Box-M', 'rhbox_mask': 'RH-Box-M', 'rbox_mask': 'R-Box-M'}
-CSV_FIELDS = ('row', 'method', 'prompt', 'mIoU_I', 'mIoU_P', 'instances', 'images')
+CSV_FIELDS = ('row', 'method', 'model', 'prompt', 'mIoU_I', 'mIoU_P', 'instances', 'images')
 
 
 def parse_args(argv=None):
@@ -46,6 +55,9 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config with source (with masks), engine and optional ablation=dict(...)')
     parser.add_argument('--prompts', nargs='+', help='SAM prompt specs, e.g. hbox rhbox+cp rbox_mask')
     parser.add_argument('--box-regions', nargs='*', help="regions of the 'box' baseline rows (hbox rhbox rbox quad)")
+    parser.add_argument('--models', nargs='+', metavar='BACKEND:MODEL_TYPE[=CHECKPOINT]',
+                        help='SAM-family models to compare, each merged over the engine config, e.g. '
+                             'segment_anything:vit_h=sam_vit_h_4b8939.pth sam2:hiera_l=sam2.1_hiera_large.pt')
     parser.add_argument('--out-dir', help='where prompt_ablation.md / .csv go (default: work_dir)')
     parser.add_argument('--max-images', type=int, help='use only the first N images (quick checks)')
     parser.add_argument('--max-objects', type=int,
@@ -83,19 +95,60 @@ class SharedEmbedding:
         return self._features
 
 
-def build_rows(cfg, prompts, box_regions):
-    """``[(label, method, spec, engine)]``: SAM rows sharing one model and one encoder cache, then box rows."""
-    from samrs_mm.annotate.engine import build_engine
-    from samrs_mm.annotate.prompts import resolve_prompt_spec
-    engine_cfg = {k: v for k, v in dict(cfg.engine).items() if k != 'type'}
+def parse_model(text: str) -> dict:
+    """``'sam2:hiera_l=ckpt.pt'`` -> ``dict(backend='sam2', model_type='hiera_l', checkpoint='ckpt.pt')``."""
+    spec, _, checkpoint = text.partition('=')
+    backend, sep, model_type = spec.partition(':')
+    if not sep or not backend or not model_type:
+        raise ValueError(f'--models takes BACKEND:MODEL_TYPE[=CHECKPOINT] (e.g. sam2:hiera_l=sam2.1_hiera_large.pt), '
+                         f'got {text!r}')
+    model = dict(backend=backend, model_type=model_type)
+    if checkpoint:
+        model.update(checkpoint=checkpoint, random_init=False)
+    return model
+
+
+def model_configs(cfg, models) -> list:
+    """Engine configs of the SAM models to compare: each of ``models`` over ``cfg.engine`` (or the engine alone)."""
+    engine_cfg = {k: v for k, v in dict(cfg.get('engine') or {}).items() if k != 'type'}
     if str(engine_cfg.get('checkpoint')).strip() in ('', 'none', 'None'):
         engine_cfg['checkpoint'] = None
+    if not models:
+        return [] if engine_cfg.get('backend', 'segment_anything') == 'box' else [engine_cfg]
+    out = []
+    for model in models:
+        entry = parse_model(model) if isinstance(model, str) else dict(model)
+        if entry.get('checkpoint') and 'random_init' not in entry:
+            entry['random_init'] = False
+        merged = dict(engine_cfg)
+        same = all(entry.get(k, engine_cfg.get(k)) == engine_cfg.get(k) for k in ('backend', 'model_type'))
+        if 'checkpoint' not in entry and not same:
+            merged['checkpoint'] = None  # the engine's weights belong to another model
+        merged.update(entry)
+        out.append(merged)
+    return out
+
+
+def model_label(engine_cfg: dict) -> str:
+    """``'SAM 2.1 hiera_l'``: the family's name and the model type."""
+    from samrs_mm.annotate.sam_models import FAMILY_NAMES
+    backend = engine_cfg.get('backend', 'segment_anything')
+    return f"{FAMILY_NAMES.get(backend, backend)} {engine_cfg.get('model_type', 'vit_h')}"
+
+
+def build_rows(engine_cfgs, prompts, box_regions):
+    """``[(label, method, spec, engine)]``: per model its SAM rows (one model, one encoder cache), then box rows."""
+    from samrs_mm.annotate.engine import build_engine
+    from samrs_mm.annotate.prompts import resolve_prompt_spec
+    names = [resolve_prompt_spec(spec).name for spec in prompts]  # canonical spelling; fails early on typos
     rows = []
-    if engine_cfg.get('backend', 'segment_anything') == 'segment_anything':
-        first = None
-        cache = None
-        for spec in prompts:
-            name = resolve_prompt_spec(spec).name  # canonical spelling; fails early on typos
+    for engine_cfg in engine_cfgs:
+        backend = engine_cfg.get('backend', 'segment_anything')
+        if backend == 'box':
+            raise ValueError("a model to compare needs a SAM-family backend (segment_anything, sam_hq, sam2, "
+                             "sam3), got 'box' (box rows come from --box-regions)")
+        first = cache = None
+        for name in names:
             if first is None:
                 first = build_engine(engine_cfg, prompt=name)
                 cache = SharedEmbedding(first.backend.encode)
@@ -104,8 +157,6 @@ def build_rows(cfg, prompts, box_regions):
                 engine = build_engine(engine_cfg, model=first.backend.sam, prompt=name)
             engine.backend.encode = cache
             rows.append((row_name(name, 'sam'), 'sam', name, engine))
-    elif prompts and engine_cfg.get('backend') != 'box':
-        raise ValueError(f"SAM rows need engine.backend='segment_anything', got {engine_cfg.get('backend')!r}")
     for region in box_regions:
         rows.append((row_name(region, 'box'), 'box', region, build_engine(dict(backend='box', prompt=region))))
     return rows
@@ -153,12 +204,14 @@ def run_ablation(source, rows, max_images=None, progress=True, max_objects=None)
 
 
 def table_rows(rows, accumulators, images: int):
-    """Result dicts (percent values) in row order."""
+    """Result dicts (percent values) in row order; ``model`` is ``backend:model_type`` (empty for box rows)."""
     out = []
-    for (label, method, spec, _), acc in zip(rows, accumulators):
+    for (label, method, spec, engine), acc in zip(rows, accumulators):
         res = acc.result()
-        out.append(dict(row=label, method=method, prompt=spec, mIoU_I=100.0 * res['mIoU_I'],
-                        mIoU_P=100.0 * res['mIoU_P'], instances=res['instances'], images=images))
+        model = '' if method == 'box' else f"{engine.cfg['backend']}:{engine.cfg['model_type']}"
+        out.append(dict(row=label, method=method, model=model, prompt=spec, mIoU_I=100.0 * res['mIoU_I'],
+                        mIoU_P=100.0 * res['mIoU_P'], instances=res['instances'], images=images,
+                        model_label='box fill' if method == 'box' else model_label(engine.cfg)))
     return out
 
 
@@ -167,8 +220,7 @@ def to_markdown(results, title: str) -> str:
     lines = [f'### {title}', '', '| Prompt | Method | mIoU_I (%) | mIoU_P (%) | Instances |',
              '|---|---|---:|---:|---:|']
     for r in results:
-        method = 'SAM' if r['method'] == 'sam' else 'box fill'
-        lines.append(f"| {r['row']} | {method} | {r['mIoU_I']:.2f} | {r['mIoU_P']:.2f} | {r['instances']} |")
+        lines.append(f"| {r['row']} | {r['model_label']} | {r['mIoU_I']:.2f} | {r['mIoU_P']:.2f} | {r['instances']} |")
     return '\n'.join(lines) + '\n'
 
 
@@ -200,21 +252,28 @@ def main(argv=None) -> int:
     prompts = list(args.prompts if args.prompts is not None else ablation.get('prompts', DEFAULT_PROMPTS))
     regions = list(args.box_regions if args.box_regions is not None
                    else ablation.get('box_regions', DEFAULT_BOX_REGIONS))
-    engine_cfg = dict(cfg.get('engine') or {})
-    if engine_cfg.get('backend', 'segment_anything') == 'box':
-        if prompts:
-            print(f"note: engine.backend='box': the {len(prompts)} SAM rows are skipped, only the box rows run")
-        prompts = []
-    problem = sam_weights_problem(engine_cfg) if prompts else None
-    if problem:
-        print(f'error: {problem}', file=sys.stderr)
+    models = args.models if args.models is not None else ablation.get('models')
+    try:
+        engine_cfgs = model_configs(cfg, models)
+    except ValueError as exc:
+        print(f'error: {exc}', file=sys.stderr)
         return 2
+    if not engine_cfgs and prompts:
+        print(f"note: engine.backend='box': the {len(prompts)} SAM rows are skipped, only the box rows run")
+        prompts = []
+    if not prompts:
+        engine_cfgs = []
+    for engine_cfg in engine_cfgs:
+        problem = sam_weights_problem(engine_cfg)
+        if problem:
+            print(f'error: {model_label(engine_cfg)}: {problem}', file=sys.stderr)
+            return 2
     if not prompts and not regions:
         print('error: no rows to run (no prompts and no box regions)', file=sys.stderr)
         return 2
     try:
         source = build_source(dict(cfg.source))
-        rows = build_rows(cfg, prompts, regions)
+        rows = build_rows(engine_cfgs, prompts, regions)
     except (KeyError, ValueError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
@@ -228,7 +287,7 @@ def main(argv=None) -> int:
               'Segmentations/, iSAID instance PNGs)', file=sys.stderr)
         return 1
     results = table_rows(rows, accumulators, counts['images'])
-    model = f'SAM {engine_cfg.get("model_type", "vit_h")}' if prompts else 'box baseline only'
+    model = ', '.join(model_label(c) for c in engine_cfgs) if engine_cfgs else 'box baseline only'
     title = (f'Prompt ablation: {cfg.source.get("type")}, {counts["images"]} image(s), {counts["instances"]} '
              f'instances, {model}')
     markdown = to_markdown(results, title)

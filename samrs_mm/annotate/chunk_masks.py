@@ -12,7 +12,8 @@ for all objects of a decoder batch together:
    padded tensors fit ``max_elements``; per bucket, the low-res crops are gathered (each
    starting where the per-object crop starts; indices past the low-res border are clamped,
    which reads the same value ATen's own border clamp reads), step 1 is one
-   ``F.interpolate`` call and step 2 the same gathers and ``mul`` / ``addcmul`` blend as
+   ``F.interpolate`` call (none for the one-step SAM 2 / SAM 3 post-processing) and step 2
+   the same gathers and ``mul`` / ``addcmul`` blend as
    :meth:`WindowedMaskUpsampler._step2`, then the threshold; the padding is cleared. Each
    output pixel gets the same inputs, weights and operations as in the per-object path, so
    the masks are equal bit for bit (tests/annotate/test_chunk_masks.py);
@@ -106,9 +107,12 @@ class ChunkMaskEncoder:
         self.max_elements = int(max_elements)
 
     @staticmethod
-    def bucket_cost(lh: int, lw: int, wh: int, ww: int) -> int:
-        """Float elements alive per object at the peak: 4x crop, width pass and output (each with its gathers)."""
-        return 16 * lh * lw + 3 * 4 * lh * ww + 3 * wh * ww
+    def bucket_cost(lh: int, lw: int, wh: int, ww: int, factor: int = 4) -> int:
+        """Float elements alive per object at the peak: upsampled crop, width pass and output (with their gathers).
+
+        ``factor`` is the upsampler's step-1 factor (4 for SAM; 1 for the one-step families).
+        """
+        return factor * factor * lh * lw + 3 * factor * lh * ww + 3 * wh * ww
 
     @torch.no_grad()
     def encode(self, low_res: torch.Tensor, scores: torch.Tensor) -> List[Tuple[dict, int, tuple, float]]:
@@ -162,7 +166,7 @@ class ChunkMaskEncoder:
         scores_host = packed[:, 5].copy()
         has = packed[:, 0] > 0
         r_lo, r_hi, c_lo, c_hi = (packed[:, k].astype(np.int64) for k in range(1, 5))
-        rows, cols, n_low = self.up.rows, self.up.cols, self.up.lowres_size
+        rows, cols = self.up.rows, self.up.cols
         # WindowedMaskUpsampler._output_span and ._step1, vectorised over the objects.
         y0 = np.searchsorted(rows.lowres_max, r_lo, side='left')
         y1 = np.searchsorted(rows.lowres_min, r_hi, side='right')
@@ -172,10 +176,8 @@ class ChunkMaskEncoder:
         if not live.size:
             return np.zeros((0, 7), np.int64), [], scores_host
         y0, y1, x0, x1 = y0[live], y1[live], x0[live], x1[live]
-        lr0 = np.maximum(rows.src0[y0] // 4 - 1, 0)
-        lr1 = np.minimum(rows.src1[y1 - 1] // 4 + 2, n_low)  # (p_r1 - 1) // 4 + 2, p_r1 = src1 + 1
-        lc0 = np.maximum(cols.src0[x0] // 4 - 1, 0)
-        lc1 = np.minimum(cols.src1[x1 - 1] // 4 + 2, n_low)
+        lr0, lr1 = self.up.lowres_crop(rows, y0, y1)
+        lc0, lc1 = self.up.lowres_crop(cols, x0, x1)
         wh, ww, lh, lw = y1 - y0, x1 - x0, lr1 - lr0, lc1 - lc0
         table = np.stack([live, y0, x0, wh, ww, lr0, lc0], axis=1).astype(np.int64)
 
@@ -188,7 +190,8 @@ class ChunkMaskEncoder:
         for i in order:
             new = (max(dims[0], lh[i]), max(dims[1], lw[i]), max(dims[2], wh[i]), max(dims[3], ww[i])) \
                 if cur else (lh[i], lw[i], wh[i], ww[i])
-            if cur and ((kh[i], kw[i]) != key or (len(cur) + 1) * self.bucket_cost(*new) > self.max_elements):
+            if cur and ((kh[i], kw[i]) != key
+                        or (len(cur) + 1) * self.bucket_cost(*new, factor=self.up.factor) > self.max_elements):
                 buckets.append((len(rows_out), len(rows_out) + len(cur), tuple(int(d) for d in dims)))
                 rows_out.extend(cur)
                 cur, new = [], (lh[i], lw[i], wh[i], ww[i])
@@ -211,19 +214,23 @@ class ChunkMaskEncoder:
         rr = (lr0[:, None] + torch.arange(LH, device=device)).clamp_(max=h_low - 1)
         cc = (lc0[:, None] + torch.arange(LW, device=device)).clamp_(max=w_low - 1)
         crops = low_res[obj[:, None, None], rr[:, :, None], cc[:, None, :]]
-        frame = F.interpolate(crops[:, None], (4 * LH, 4 * LW), mode='bilinear', align_corners=False)[:, 0]
+        f = self.up.factor
+        if f == 1:
+            frame = crops.float()  # one-step families: step 2 reads the low-res crop itself
+        else:
+            frame = F.interpolate(crops[:, None], (f * LH, f * LW), mode='bilinear', align_corners=False)[:, 0]
         del crops
 
         # Step 2, width then height, as WindowedMaskUpsampler._step2. Padded output columns
         # and rows repeat the window's last one and are cut off below.
         xs = torch.minimum(left[:, None] + torch.arange(WW, device=device), (left + ww - 1)[:, None])
-        c0 = (cs0[xs] - 4 * lc0[:, None])[:, None, :].expand(n, 4 * LH, WW)
-        c1 = (cs1[xs] - 4 * lc0[:, None])[:, None, :].expand(n, 4 * LH, WW)
+        c0 = (cs0[xs] - f * lc0[:, None])[:, None, :].expand(n, f * LH, WW)
+        c1 = (cs1[xs] - f * lc0[:, None])[:, None, :].expand(n, f * LH, WW)
         wide = torch.addcmul(cw1[xs][:, None, :] * frame.gather(2, c1), cw0[xs][:, None, :], frame.gather(2, c0))
         del frame
         ys = torch.minimum(top[:, None] + torch.arange(WH, device=device), (top + wh - 1)[:, None])
-        r0 = (rs0[ys] - 4 * lr0[:, None])[:, :, None].expand(n, WH, WW)
-        r1 = (rs1[ys] - 4 * lr0[:, None])[:, :, None].expand(n, WH, WW)
+        r0 = (rs0[ys] - f * lr0[:, None])[:, :, None].expand(n, WH, WW)
+        r1 = (rs1[ys] - f * lr0[:, None])[:, :, None].expand(n, WH, WW)
         logits = torch.addcmul(rw1[ys][:, :, None] * wide.gather(1, r1), rw0[ys][:, :, None], wide.gather(1, r0))
         del wide
         mask = logits > self.up.threshold

@@ -14,8 +14,13 @@ instances::
 image, sending ``image_batch_size`` images through the encoder together;
 ``iter_annotate`` streams one image's masks object by object.
 
-This module and everything it imports use only torch, numpy, pycocotools and
-segment_anything (no OpenMMLab), so benchmarks can load them without mmcv.
+Backends: ``segment_anything`` (SAM), ``sam_hq`` (HQ-SAM), ``sam2`` (SAM 2.1), ``sam3``
+(SAM 3, box / point / mask prompts) and ``box`` (filled boxes, no model); each SAM family
+equals its own reference predictor object by object (docs/annotate_engine.md).
+
+This module and everything it imports use only torch, numpy, pycocotools and the SAM
+family packages, loaded when a backend is built (no OpenMMLab), so benchmarks can load
+them without mmcv.
 """
 from __future__ import annotations
 
@@ -24,7 +29,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from . import box_backend as _box_backend  # noqa: F401  (registers 'box')
+from . import sam2_backend as _sam2_backend  # noqa: F401  (registers 'sam2')
+from . import sam3_backend as _sam3_backend  # noqa: F401  (registers 'sam3')
 from . import sam_backend as _sam_backend  # noqa: F401  (registers 'segment_anything')
+from . import sam_hq_backend as _sam_hq_backend  # noqa: F401  (registers 'sam_hq')
 from .backend import ANNOTATION_BACKENDS, AnnotateRequest, AnnotationBackend, ObjectMask
 from .prompts import PromptSpec, resolve_prompt_spec
 
@@ -32,8 +40,8 @@ __all__ = ['ENGINE_DEFAULTS', 'EngineConfigError', 'AnnotationEngine', 'build_en
            'AnnotateRequest', 'ObjectMask']
 
 ENGINE_DEFAULTS: Dict[str, Any] = dict(
-    backend='segment_anything',   # 'segment_anything' | 'box' | a registered backend
-    model_type='vit_h',           # 'vit_h' | 'vit_l' | 'vit_b' | 'tiny_test' | registered
+    backend='segment_anything',   # 'segment_anything' | 'sam_hq' | 'sam2' | 'sam3' | 'box' | a registered backend
+    model_type='vit_h',           # the family's: SAM / HQ-SAM 'vit_h' ..., SAM 2.1 'hiera_l' ..., 'sam3'; 'tiny_test'
     checkpoint=None,              # path, or 'official' (with download=True)
     random_init=False,            # random SAM weights (tests / timing); needed without checkpoint
     random_seed=0,                # seed of the random weights
@@ -49,6 +57,7 @@ ENGINE_DEFAULTS: Dict[str, Any] = dict(
     encoder_heads_per_chunk='auto',  # global-attention heads at a time; 'auto': 1 on CPU, all on GPU
     allow_tf32=False,             # TF32 in CUDA conv / matmul during model calls; None: the process's settings
     batched_masks='auto',         # masks + RLE of a prompt batch together; 'auto': on GPU, per object on CPU
+    hq_token_only=False,          # sam_hq only: the HQ token's mask alone (True) or added to SAM's (False)
 )
 
 
@@ -83,6 +92,10 @@ def check_engine_config(cfg: Optional[Dict[str, Any]], overrides: Optional[Dict[
         raise EngineConfigError(f"allow_tf32 must be True, False or None, got {merged['allow_tf32']!r}")
     if not (isinstance(merged['batched_masks'], bool) or merged['batched_masks'] == 'auto'):
         raise EngineConfigError(f"batched_masks must be True, False or 'auto', got {merged['batched_masks']!r}")
+    if not isinstance(merged['hq_token_only'], bool):
+        raise EngineConfigError(f"hq_token_only must be True or False, got {merged['hq_token_only']!r}")
+    if merged['hq_token_only'] and merged['backend'] != 'sam_hq':
+        raise EngineConfigError(f"hq_token_only=True applies to backend='sam_hq' only, not {merged['backend']!r}")
     if isinstance(merged['rotated_only_sources'], str):
         merged['rotated_only_sources'] = (merged['rotated_only_sources'],)
     merged['rotated_only_sources'] = tuple(merged['rotated_only_sources'])
@@ -152,6 +165,7 @@ _check_config = check_engine_config
 def build_engine(cfg: Optional[Dict[str, Any]] = None, model=None, **overrides) -> AnnotationEngine:
     """Build an :class:`AnnotationEngine` from a config dict and/or keyword overrides.
 
-    ``model`` optionally hands over an already built SAM (``segment_anything`` backend only).
+    ``model`` optionally hands over an already built model of the backend's family (a
+    ``Sam``, HQ-SAM ``Sam``, ``SAM2Base``, or SAM 3 interactive model / ``Sam3Image``).
     """
     return AnnotationEngine(cfg, model=model, **overrides)

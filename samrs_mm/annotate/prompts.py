@@ -8,8 +8,10 @@ Definitions (SAMRS paper, Sec. 2.3; DESIGN.md section 4):
 * ``rhbox``: the minimum horizontal rectangle around the rotated box.
 * ``hbox_mask`` / ``rhbox_mask`` / ``rbox_mask``: SAM's ``256 x 256`` low-resolution mask
   input, ``+1000`` inside the box region and ``-1000`` outside. The map is built in the
-  model's input frame (the image resized so its long side is 1024, :class:`ResizeLongestSide`),
-  padded to ``1024 x 1024`` with ``-1000``, then resized bilinearly to ``256 x 256``.
+  model's input frame (for SAM / HQ-SAM the image resized so its long side is 1024,
+  :class:`ResizeLongestSide`, padded to ``1024 x 1024`` with ``-1000``; for SAM 2 / SAM 3
+  the image stretched to the ``1024`` / ``1008`` square, :class:`SquareFrame`), then
+  resized bilinearly to the model's mask-input size (256; 288 for SAM 3).
   Pixels are inside by the rule of :mod:`samrs_mm.annotate.raster`.
 
 A prompt spec names one basic prompt or a combination joined by ``+`` (``'hbox+cp'``,
@@ -30,11 +32,12 @@ import torch
 
 from ..structures.boxes import check_boxes, complete_boxes, hbox_to_quad, hbox_to_rbox, rbox_to_hbox, rbox_to_quad
 from .raster import polygon_coverage
+from .upsample import blend, linear_taps
 
 __all__ = [
     'BASIC_PROMPTS', 'ROTATED_ONLY_SOURCES', 'MASK_PROMPT_VALUE', 'PromptSpec', 'PromptError',
     'parse_prompt_spec', 'resolve_prompt_spec', 'ObjectGeometry', 'SamPromptBatch',
-    'SamPromptBuilder', 'mask_prompt_maps',
+    'SamPromptBuilder', 'mask_prompt_maps', 'SquareFrame',
 ]
 
 BASIC_PROMPTS: Tuple[str, ...] = ('cp', 'hbox', 'rhbox', 'hbox_mask', 'rhbox_mask', 'rbox_mask')
@@ -225,40 +228,81 @@ class ObjectGeometry:
 
 def mask_prompt_maps(polygons: np.ndarray, original_size: Tuple[int, int], input_size: Tuple[int, int],
                      padded_size: int = 1024, mask_size: int = 256) -> np.ndarray:
-    """SAM mask inputs ``(B, mask_size, mask_size)`` float32 for polygons in the image frame.
+    """Mask inputs ``(B, mask_size, mask_size)`` float32 for polygons in the image frame.
 
-    Equal, value for value, to: rasterise each polygon (scaled into the model input frame
-    like :meth:`ResizeLongestSide.apply_coords`) on the ``input_size`` grid with +1000 inside
-    and -1000 outside, pad to ``padded_size`` with -1000, and resize bilinearly
-    (``align_corners=False``, no antialias, as ``cv2.INTER_LINEAR``) to ``mask_size``.
-    With a factor of 4 that resize averages the 2 x 2 frame pixels at offsets 1 and 2 of
-    each 4 x 4 cell, so the map is computed from those samples directly, without the
-    1024 x 1024 canvas.
+    Equal, value for value, to: rasterise each polygon (scaled into the model input frame,
+    ``input_size / original_size`` per axis, as the family's coordinate transform scales
+    points) on the ``input_size`` grid with +1000 inside and -1000 outside, pad to
+    ``padded_size`` with -1000, and resize bilinearly (``align_corners=False``, no
+    antialias, as ``F.interpolate`` and ``cv2.INTER_LINEAR``) to ``mask_size``. Each output
+    cell reads two frame pixels per axis (the taps ATen computes), so only those pixels'
+    centres are tested against the polygon and blended with ATen's weights and order; no
+    ``padded_size`` canvas is allocated. For SAM's ``1024 -> 256`` (factor 4) the taps are
+    frame pixels ``4c + 1`` and ``4c + 2`` with weight 1/2; SAM 3's ``1008 -> 288``
+    (factor 3.5) reads pixels at weights 1/4 and 3/4. With +-1000 inputs and these weights
+    every value is exact in float32.
     """
-    if padded_size != 4 * mask_size:
-        raise ValueError(f'expected padded_size == 4 * mask_size, got {padded_size}, {mask_size}')
     polygons = np.asarray(polygons, dtype=np.float64)
     old_h, old_w = original_size
     new_h, new_w = input_size
     scale = np.array([new_w / old_w, new_h / old_h])
-    cells = np.arange(mask_size)
-    # Centres of the sampled frame pixels 4c + 1 and 4c + 2, interleaved: 2 samples per cell.
-    samples = (4 * cells[:, None] + np.array([1.5, 2.5])[None, :]).reshape(-1)
+    axes = []
+    for limit in (new_h, new_w):
+        src0, src1, w0, w1 = linear_taps(padded_size, mask_size)
+        # The frame pixels the resize reads, and where each tap finds its pixel among them.
+        pixels = np.unique(np.concatenate([src0, src1]))
+        axes.append((pixels, pixels + 0.5, pixels < limit, np.searchsorted(pixels, src0),
+                     np.searchsorted(pixels, src1), torch.from_numpy(w0), torch.from_numpy(w1)))
+    (ry, cy, ok_y, y0, y1, wy0, wy1), (rx, cx, ok_x, x0, x1, wx0, wx1) = axes
+    value = np.float32(MASK_PROMPT_VALUE)
     maps = np.empty((len(polygons), mask_size, mask_size), dtype=np.float32)
     for b, poly in enumerate(polygons):
         frame_poly = poly * scale
-        inside = np.zeros((2 * mask_size, 2 * mask_size), dtype=bool)
-        # Only samples inside the resized image (not the padding) and near the polygon matter.
-        xs_ok = (samples < new_w) & (samples >= frame_poly[:, 0].min() - 1) & (samples <= frame_poly[:, 0].max() + 1)
-        ys_ok = (samples < new_h) & (samples >= frame_poly[:, 1].min() - 1) & (samples <= frame_poly[:, 1].max() + 1)
+        frame = np.full((len(ry), len(rx)), -value, dtype=np.float32)
+        # Only pixels inside the resized image (not the padding) and near the polygon matter.
+        xs_ok = ok_x & (cx >= frame_poly[:, 0].min() - 1) & (cx <= frame_poly[:, 0].max() + 1)
+        ys_ok = ok_y & (cy >= frame_poly[:, 1].min() - 1) & (cy <= frame_poly[:, 1].max() + 1)
         xi, yi = np.flatnonzero(xs_ok), np.flatnonzero(ys_ok)
         if xi.size and yi.size:
-            inside[np.ix_(yi, xi)] = polygon_coverage(frame_poly, samples[xi], samples[yi])
-        count = inside.reshape(mask_size, 2, mask_size, 2).sum(axis=(1, 3))
-        # Mean of four +-1000 samples: 1000 * (2 * inside - 4) / 4.
-        maps[b] = (count.astype(np.float32) * np.float32(MASK_PROMPT_VALUE / 2)
-                   - np.float32(MASK_PROMPT_VALUE))
+            inside = polygon_coverage(frame_poly, cx[xi], cy[yi])
+            frame[np.ix_(yi, xi)] = np.where(inside, value, -value)
+        t = torch.from_numpy(frame)
+        # Width first, then height, as ATen's bilinear kernels blend.
+        wide = blend(t[:, x0], t[:, x1], wx0, wx1)
+        maps[b] = blend(wide[y0], wide[y1], wy0[:, None], wy1[:, None]).numpy()
     return maps
+
+
+class SquareFrame:
+    """The input frame of SAM 2 and SAM 3: the image stretched to a ``resolution`` square, no padding.
+
+    Offers the methods of ``segment_anything``'s ``ResizeLongestSide`` that
+    :class:`SamPromptBuilder` uses. Coordinates are mapped as ``SAM2Transforms.transform_coords``
+    maps them (``normalize=True``): float32, ``x / W`` and ``y / H``, then times the
+    resolution, so each prompt equals, bit for bit, what those predictors feed their prompt
+    encoder.
+    """
+
+    def __init__(self, resolution: int) -> None:
+        self.target_length = int(resolution)
+
+    @staticmethod
+    def get_preprocess_shape(oldh: int, oldw: int, long_side_length: int) -> Tuple[int, int]:
+        """The image's size in the frame: the whole square."""
+        return long_side_length, long_side_length
+
+    def apply_coords(self, coords: np.ndarray, original_size: Tuple[int, ...]) -> np.ndarray:
+        """``(..., 2)`` image-frame ``(x, y)`` points in the model frame, float32."""
+        height, width = original_size
+        t = torch.as_tensor(np.asarray(coords), dtype=torch.float32).clone()
+        t[..., 0] = t[..., 0] / width
+        t[..., 1] = t[..., 1] / height
+        return (t * self.target_length).numpy()
+
+    def apply_boxes(self, boxes: np.ndarray, original_size: Tuple[int, ...]) -> np.ndarray:
+        """``(B, 4)`` xyxy boxes in the model frame, float32."""
+        boxes = np.asarray(boxes)
+        return self.apply_coords(boxes.reshape(-1, 2, 2), original_size).reshape(-1, 4)
 
 
 @dataclass
@@ -278,12 +322,13 @@ class SamPromptBatch:
 
 
 class SamPromptBuilder:
-    """Builds SAM prompts for the objects of one image, one slice at a time.
+    """Builds SAM-family prompts for the objects of one image, one slice at a time.
 
-    Coordinates go through the same :class:`ResizeLongestSide` calls as
-    ``SamPredictor.predict``, so each object's prompt equals, value for value, what the
-    predictor builds from :meth:`predictor_kwargs`. Mask inputs are built per slice only, so
-    memory stays bounded for images with thousands of objects.
+    ``transform`` is the family's input frame: ``ResizeLongestSide`` (SAM, HQ-SAM) or
+    :class:`SquareFrame` (SAM 2, SAM 3). Coordinates go through the same calls as the
+    family's predictor, so each object's prompt equals, value for value, what the predictor
+    builds from :meth:`predictor_kwargs`. Mask inputs are built per slice only, so memory
+    stays bounded for images with thousands of objects.
     """
 
     def __init__(self, spec: PromptSpec, geometry: ObjectGeometry, original_size: Tuple[int, int],
@@ -293,6 +338,7 @@ class SamPromptBuilder:
         self.original_size = tuple(int(v) for v in original_size)
         self.transform = transform
         self.mask_size = mask_size
+        self.padded_size = int(transform.target_length)
         self.input_size = transform.get_preprocess_shape(self.original_size[0], self.original_size[1],
                                                          transform.target_length)
         # Image-frame arrays of every object; cheap (a few numbers per object).
@@ -315,7 +361,7 @@ class SamPromptBuilder:
             boxes = torch.as_tensor(bx, dtype=torch.float, device=device)
         if self.polygons is not None:
             maps = mask_prompt_maps(self.polygons[start:stop], self.original_size, self.input_size,
-                                    4 * self.mask_size, self.mask_size)
+                                    self.padded_size, self.mask_size)
             masks = torch.as_tensor(maps, device=device)[:, None]
         return SamPromptBatch(coords, labels, boxes, masks)
 
@@ -329,6 +375,6 @@ class SamPromptBuilder:
             kwargs['box'] = self.boxes[index].copy()
         if self.polygons is not None:
             kwargs['mask_input'] = mask_prompt_maps(self.polygons[index:index + 1], self.original_size,
-                                                    self.input_size, 4 * self.mask_size, self.mask_size)
+                                                    self.input_size, self.padded_size, self.mask_size)
         return kwargs
 

@@ -56,10 +56,14 @@ WRITER_DEFAULTS: Dict[str, Any] = dict(
     vector=None)
 
 # Engine keys that change what is written; device and batch sizes only change speed.
+# 'backend' names the model family and 'model_type' the model, so a resumed run never mixes models.
 _FINGERPRINT_ENGINE_KEYS = ('backend', 'model_type', 'checkpoint', 'random_init', 'random_seed', 'prompt',
                             'rotated_only_sources', 'multimask_output', 'dtype',
                             # TF32 changes CUDA masks (logit differences up to ~1e-4 flip pixels).
                             'allow_tf32')
+# Keys only some families read: part of the fingerprint for those families only, so the
+# fingerprints of the other configurations (and their existing work dirs) stay as they were.
+_FINGERPRINT_FAMILY_KEYS = {'sam_hq': ('hq_token_only',)}
 
 
 class AnnotateConfigError(ValueError):
@@ -135,7 +139,8 @@ def _plain(obj):
 
 def settings_fingerprint(engine_cfg: dict, writer_cfg: dict, classes: Sequence[str]) -> str:
     """Short hash of every setting that changes the written files (not device or batch sizes)."""
-    engine = {k: engine_cfg.get(k) for k in _FINGERPRINT_ENGINE_KEYS}
+    keys = _FINGERPRINT_ENGINE_KEYS + _FINGERPRINT_FAMILY_KEYS.get(engine_cfg.get('backend'), ())
+    engine = {k: engine_cfg.get(k) for k in keys}
     if engine.get('checkpoint'):
         # The weights matter, not where they are stored.
         engine['checkpoint'] = osp.basename(str(engine['checkpoint']))
@@ -150,25 +155,41 @@ OFFICIAL_SAM_CHECKPOINTS = ('official SAM checkpoints: https://github.com/facebo
                             'sam_vit_h_4b8939.pth)')
 
 
+def _official_weights_hint(backend: str, model_type) -> str:
+    """Where the official weights of a SAM family's model type are (one line)."""
+    if backend == 'segment_anything':
+        return OFFICIAL_SAM_CHECKPOINTS
+    from .sam_models import FAMILY_NAMES, OFFICIAL_CHECKPOINTS
+    urls = OFFICIAL_CHECKPOINTS.get(backend, {})
+    url = urls.get(model_type) or ', '.join(f'{t}: {u}' for t, u in urls.items())
+    return (f"official {FAMILY_NAMES[backend]} weights: {url} (or engine.checkpoint='official' with "
+            f'engine.download=True)')
+
+
 def sam_weights_problem(engine_cfg: dict) -> Optional[str]:
-    """Why SAM cannot be built from ``engine_cfg`` (no checkpoint, missing file), with the fix; None if fine.
+    """Why a SAM-family model cannot be built from ``engine_cfg`` (checkpoint missing), with the fix; None if fine.
 
     Checked before any work starts, so a long run never fails on its first image for this.
     """
-    if engine_cfg.get('backend', 'segment_anything') != 'segment_anything':
+    from .sam_models import FAMILY_NAMES, SAM_FAMILIES
+    backend = engine_cfg.get('backend', 'segment_anything')
+    if backend not in SAM_FAMILIES:
         return None
+    name = FAMILY_NAMES[backend]
+    hint = _official_weights_hint(backend, engine_cfg.get('model_type'))
     checkpoint = engine_cfg.get('checkpoint')
     if str(checkpoint).strip() in ('', 'none', 'None'):
         checkpoint = None
     if not checkpoint and not engine_cfg.get('random_init'):
-        return ("engine.backend='segment_anything' needs SAM weights and engine.checkpoint is not set.\n"
-                '  give them:     --cfg-options engine.checkpoint=/path/to/sam_vit_h_4b8939.pth '
+        example = 'sam_vit_h_4b8939.pth' if backend == 'segment_anything' else 'WEIGHTS_FILE'
+        return (f"engine.backend={backend!r} needs {name} weights and engine.checkpoint is not set.\n"
+                f'  give them:     --cfg-options engine.checkpoint=/path/to/{example} '
                 '(or set SAM_CHECKPOINT for the configs in configs/annotate)\n'
                 '  or skip SAM:   --cfg-options engine.backend=box   (fills each box: a baseline, not SAM masks)\n'
-                f'  {OFFICIAL_SAM_CHECKPOINTS}')
+                f'  {hint}')
     if checkpoint and checkpoint != 'official' and not osp.isfile(osp.expanduser(str(checkpoint))):
-        return (f'SAM checkpoint not found: {checkpoint} (cwd {os.getcwd()}).\n'
-                f'  {OFFICIAL_SAM_CHECKPOINTS}; or label without SAM: --cfg-options engine.backend=box')
+        return (f'{name} checkpoint not found: {checkpoint} (cwd {os.getcwd()}).\n'
+                f'  {hint}; or label without SAM: --cfg-options engine.backend=box')
     return None
 
 

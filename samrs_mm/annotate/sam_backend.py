@@ -1,12 +1,12 @@
-"""The ``segment_anything`` backend: SAM masks for every instance, faithful to ``SamPredictor``.
+"""The ``segment_anything`` backend, and the pipeline every SAM-family backend shares.
 
-Per group of images: the images go through SAM's own preprocessing
-(``ResizeLongestSide.apply_image``, ``Sam.preprocess``) and through the image encoder
-together (``image_batch_size``; global attention a few heads at a time,
+Per group of images: the images go through the family's own preprocessing (for SAM
+``ResizeLongestSide.apply_image`` and ``Sam.preprocess``) and through the image encoder
+together (``image_batch_size``; for SAM's ViT, global attention a few heads at a time,
 :mod:`~samrs_mm.annotate.encoder`); then, image by image, the prompts of its objects are
-decoded in batches by :class:`~samrs_mm.annotate.decoder.PromptBatchDecoder` (prompt batch
-size fixed or measured, :mod:`~samrs_mm.annotate.batch_size`), and each object's mask is
-produced only on the window where it can be non-zero
+decoded in batches by the family's :class:`~samrs_mm.annotate.decoder.PromptBatchDecoder`
+(prompt batch size fixed or measured, :mod:`~samrs_mm.annotate.batch_size`), and each
+object's mask is produced only on the window where it can be non-zero
 (:mod:`~samrs_mm.annotate.upsample`) and turned into COCO RLE at once
 (:mod:`~samrs_mm.annotate.rle`), object by object (CPU) or for the whole prompt batch in a
 few kernels with one copy to the host (GPU, :mod:`~samrs_mm.annotate.chunk_masks`).
@@ -18,6 +18,11 @@ Each object's mask equals ``SamPredictor.predict(..., multimask_output=M)`` for 
 alone (``M`` = ``multimask_output``; with ``M`` true, the candidate with the highest
 predicted IoU, as SAM's authors suggest), up to float rounding at the 0 threshold; see
 docs/annotate_engine.md for the measured tolerance.
+
+:class:`SamBackend` is also the base of the other families' backends (``sam_hq``,
+``sam2``, ``sam3``): they replace the model building, the input frame, the encoder call,
+the decoder class and the post-processing geometry (the ``_family_*`` hooks below), and
+keep everything else.
 """
 from __future__ import annotations
 
@@ -51,25 +56,34 @@ _DTYPES = {'float32': None, 'fp32': None, 'bfloat16': torch.bfloat16, 'bf16': to
            'float16': torch.float16, 'fp16': torch.float16}
 
 
-def decoder_bytes_per_prompt(sam, element_size: int = 4) -> int:
-    """Estimated activation memory of one prompt in SAM's mask decoder.
+def decoder_bytes_per_prompt(sam, element_size: int = 4, prompt_encoder=None, mask_decoder=None) -> int:
+    """Estimated activation memory of one prompt in a SAM-family mask decoder.
 
     About 16 live ``N x C`` tensors of the two-way transformer and the upscaling path
-    (``N`` image tokens, ``C`` decoder width) plus the four ``16N`` mask logits.
+    (``N`` image tokens, ``C`` decoder width) plus the four ``16N`` mask logits. ``sam`` is a
+    ``Sam``; other families pass their ``prompt_encoder`` and ``mask_decoder`` modules.
     """
-    h, w = sam.prompt_encoder.image_embedding_size
-    n, c = h * w, sam.mask_decoder.transformer_dim
+    prompt_encoder = prompt_encoder if prompt_encoder is not None else sam.prompt_encoder
+    mask_decoder = mask_decoder if mask_decoder is not None else sam.mask_decoder
+    h, w = prompt_encoder.image_embedding_size
+    n, c = h * w, mask_decoder.transformer_dim
     return int(element_size * (16 * n * c + 64 * n))
 
 
 @register_backend('segment_anything')
 class SamBackend(AnnotationBackend):
-    """SAM labelling (see the module docstring). Built from the engine config."""
+    """SAM labelling (see the module docstring). Built from the engine config.
+
+    Subclasses (the other families) set :attr:`family` and override the ``_family_*``
+    hooks; the engine config keys mean the same for all of them.
+    """
+
+    #: name of the family in :mod:`~samrs_mm.annotate.sam_models`
+    family = 'segment_anything'
 
     def __init__(self, cfg: dict, model=None) -> None:
-        """Build SAM from ``cfg``, or use ``model`` (a ``Sam`` already built, e.g. shared with a reference)."""
+        """Build the model from ``cfg``, or use ``model`` (already built, e.g. shared with a reference predictor)."""
         super().__init__(cfg)
-        from segment_anything.utils.transforms import ResizeLongestSide
         self.device = torch.device(cfg['device'])
         if cfg['dtype'] not in _DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {cfg['dtype']!r}")
@@ -77,19 +91,21 @@ class SamBackend(AnnotationBackend):
         if model is None:
             model = build_sam_model(cfg['model_type'], checkpoint=cfg['checkpoint'],
                                     random_init=cfg['random_init'], seed=cfg['random_seed'],
-                                    download=cfg['download'], device=self.device)
+                                    download=cfg['download'], device=self.device, family=self.family)
         else:
             model = model.eval().to(self.device)
         self.sam = model
-        self.transform = ResizeLongestSide(self.sam.image_encoder.img_size)
-        self.decoder = PromptBatchDecoder(self.sam)
         chunk = cfg.get('encoder_heads_per_chunk', 'auto')
         if chunk == 'auto':
             # CPU: bounded memory at no measurable cost; GPU: the stock (fastest) path.
             chunk = 1 if self.device.type == 'cpu' else None
         if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
             raise ValueError(f"encoder_heads_per_chunk must be 'auto', None or an int >= 1, got {chunk!r}")
-        self.image_encoder = ChunkedImageEncoder(self.sam.image_encoder, chunk)
+        self.heads_per_chunk = chunk
+        # The family's input frame (prompt coordinates, mask inputs), decoder and encoder.
+        self.transform = self._family_transform()
+        self.decoder = self._family_decoder()
+        self.image_encoder = self._family_image_encoder()
         self.multimask_output = bool(cfg['multimask_output'])
         self.allow_tf32 = cfg.get('allow_tf32', False)
         batched = cfg.get('batched_masks', 'auto')
@@ -101,6 +117,59 @@ class SamBackend(AnnotationBackend):
         # Seconds spent in each stage, for progress summaries and benchmarks.
         self.timings: Dict[str, float] = {'encoder': 0.0, 'decoder': 0.0, 'masks': 0.0}
 
+    # ------------------------------------------------------------------ family hooks
+    def _family_transform(self):
+        """The input frame: ``ResizeLongestSide`` for SAM (prompts, mask inputs, image resize)."""
+        from segment_anything.utils.transforms import ResizeLongestSide
+        return ResizeLongestSide(self.sam.image_encoder.img_size)
+
+    def _family_decoder(self) -> PromptBatchDecoder:
+        """The batched decoder of the family."""
+        return PromptBatchDecoder(self.sam)
+
+    def _family_image_encoder(self):
+        """The image encoder call (SAM's ViT with chunked global attention)."""
+        return ChunkedImageEncoder(self.sam.image_encoder, self.heads_per_chunk)
+
+    def _family_inputs(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """The encoder's input batch, each image prepared exactly as the family's predictor prepares it."""
+        inputs = []
+        for image in images:
+            resized = self.transform.apply_image(image)
+            tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+            inputs.append(self.sam.preprocess(tensor))
+        return torch.cat(inputs, dim=0)
+
+    def _family_encode(self, inputs: torch.Tensor):
+        """Encoder output of a batch of prepared images (for SAM: ``n x C x h x w`` embeddings)."""
+        return self.image_encoder(inputs)
+
+    @staticmethod
+    def _family_features_of(features, k: int):
+        """Image ``k``'s features out of a batch's (what the decoder's ``set_image`` takes)."""
+        return features[k:k + 1]
+
+    def _family_upsampler(self, input_size, original_size) -> WindowedMaskUpsampler:
+        """Post-processing geometry: SAM's two steps, through the padded 1024 frame."""
+        lowres = self.mask_input_size
+        return WindowedMaskUpsampler(lowres, self.transform.target_length, input_size, original_size,
+                                     self.mask_threshold)
+
+    def _family_clean_low_res(self, low_res: torch.Tensor) -> torch.Tensor:
+        """Changes the predictor makes to the low-res logits before upsampling (none for SAM)."""
+        return low_res
+
+    @property
+    def mask_threshold(self) -> float:
+        """The predictor's mask threshold (0.0)."""
+        return float(self.sam.mask_threshold)
+
+    @property
+    def mask_input_size(self) -> int:
+        """Side of the decoder's low-res logits and of its mask inputs (256; 288 for SAM 3)."""
+        return int(self.decoder.prompt_encoder.mask_input_size[0])
+
+    # ------------------------------------------------------------------ shared pipeline
     def _max_prompt_batch(self) -> int:
         """Largest prompt batch whose decoder activations fit the memory budget."""
         budget_mb = self.cfg.get('max_decoder_memory_mb')
@@ -111,7 +180,8 @@ class SamBackend(AnnotationBackend):
             else:
                 budget_mb = 1024
         element = 2 if self.autocast_dtype is not None and self.device.type == 'cuda' else 4
-        return max(1, int(budget_mb * 2 ** 20 // decoder_bytes_per_prompt(self.sam, element)))
+        per_prompt = decoder_bytes_per_prompt(None, element, self.decoder.prompt_encoder, self.decoder.decoder)
+        return max(1, int(budget_mb * 2 ** 20 // per_prompt))
 
     def autocast(self):
         """Autocast context for the configured dtype (a no-op for float32)."""
@@ -135,16 +205,16 @@ class SamBackend(AnnotationBackend):
             torch.cuda.synchronize(self.device)
 
     @torch.no_grad()
-    def encode(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Image embeddings ``n x C x h x w`` of RGB uint8 images, prepared as ``SamPredictor.set_image`` does."""
-        inputs = []
-        for image in images:
-            resized = self.transform.apply_image(image)
-            tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
-            inputs.append(self.sam.preprocess(tensor))
+    def encode(self, images: Sequence[np.ndarray]):
+        """Encoder features of RGB uint8 images, exactly as the family's predictor prepares them.
+
+        For SAM an ``n x C x h x w`` tensor (``SamPredictor.features`` of each image); other
+        families return their own structure (see their backends).
+        """
+        inputs = self._family_inputs(images)
         start = time.perf_counter()
         with self.model_context():
-            features = self.image_encoder(torch.cat(inputs, dim=0))
+            features = self._family_encode(inputs)
         self._sync()
         self.timings['encoder'] += time.perf_counter() - start
         return features
@@ -153,9 +223,7 @@ class SamBackend(AnnotationBackend):
         """Cached mask post-processor for one image geometry."""
         key = (tuple(input_size), tuple(original_size))
         if key not in self._upsamplers:
-            lowres = self.sam.prompt_encoder.mask_input_size[0]
-            self._upsamplers[key] = WindowedMaskUpsampler(lowres, self.sam.image_encoder.img_size,
-                                                          input_size, original_size, self.sam.mask_threshold)
+            self._upsamplers[key] = self._family_upsampler(input_size, original_size)
             while len(self._upsamplers) > 8:
                 self._upsamplers.popitem(last=False)
         return self._upsamplers[key]
@@ -163,6 +231,10 @@ class SamBackend(AnnotationBackend):
     def spec_for(self, req: AnnotateRequest) -> PromptSpec:
         """The prompt spec of a request (resolves ``'auto'`` by its source)."""
         return resolve_prompt_spec(self.cfg['prompt'], req.source, self.cfg['rotated_only_sources'])
+
+    def prompt_builder(self, spec: PromptSpec, geometry: ObjectGeometry, original_size) -> SamPromptBuilder:
+        """Prompts of one image's objects in the family's input frame."""
+        return SamPromptBuilder(spec, geometry, original_size, self.transform, self.mask_input_size)
 
     def iter_masks(self, requests: Sequence[AnnotateRequest]) -> Iterator[Tuple[int, ObjectMask]]:
         """Masks of a group of images; images without instances skip the encoder."""
@@ -177,17 +249,16 @@ class SamBackend(AnnotationBackend):
             return
         features = self.encode([req.image for _, req, _, _ in prepared])
         for k, (pos, req, geometry, spec) in enumerate(prepared):
-            for mask in self._decode_image(features[k:k + 1], req, geometry, spec):
+            for mask in self._decode_image(self._family_features_of(features, k), req, geometry, spec):
                 yield pos, mask
 
-    def _decode_image(self, embedding: torch.Tensor, req: AnnotateRequest, geometry: ObjectGeometry,
+    def _decode_image(self, features, req: AnnotateRequest, geometry: ObjectGeometry,
                       spec: PromptSpec) -> Iterator[ObjectMask]:
         """Decode all objects of one image in prompt batches and stream their masks."""
         height, width = req.image.shape[:2]
-        builder = SamPromptBuilder(spec, geometry, (height, width), self.transform,
-                                   self.sam.prompt_encoder.mask_input_size[0])
+        builder = self.prompt_builder(spec, geometry, (height, width))
         upsampler = self._upsampler(builder.input_size, (height, width))
-        self.decoder.set_image(embedding)
+        self.decoder.set_image(features)
         encoder = ChunkMaskEncoder(upsampler, self.mask_bucket_elements) if self.batched_masks else None
         key = spec.name
         start, total = 0, len(builder)
@@ -199,6 +270,7 @@ class SamBackend(AnnotationBackend):
             with self.model_context():
                 low_res, iou = self.decoder.decode(batch, self.multimask_output)
             low_res, scores = self._select(low_res.float(), iou.float())
+            low_res = self._family_clean_low_res(low_res)
             if encoder is None:
                 extents = upsampler.positive_extents(low_res)
                 scores = scores.cpu().numpy()

@@ -78,8 +78,9 @@ class SAMAnnotate(BaseTransform):
 
     Args:
         engine (dict): engine config (see docs/annotate_engine.md), e.g.
-            ``dict(backend='segment_anything', model_type='vit_h', checkpoint='sam_vit_h_4b8939.pth')``
-            or ``dict(backend='box')``. The engine is built on first use in each process;
+            ``dict(backend='segment_anything', model_type='vit_h', checkpoint='sam_vit_h_4b8939.pth')``,
+            another SAM family (``backend='sam2'``, ``'sam_hq'``, ``'sam3'`` with its
+            ``model_type``) or ``dict(backend='box')``. The engine is built on first use in each process;
             with SAM on a GPU keep the dataloader's ``num_workers=0``.
         prompt (str, optional): prompt spec overriding ``engine['prompt']``.
         source (str): source name for ``prompt='auto'`` (``'fair1m'`` gives RH-Box).

@@ -1,10 +1,12 @@
-"""SAM's mask post-processing, computed only where a mask can be positive.
+"""The SAM families' mask post-processing, computed only where a mask can be positive.
 
-``Sam.postprocess_masks`` turns the decoder's ``256 x 256`` low-resolution logits into an
-image-sized logit map in two bilinear steps (``align_corners=False``): up 4x to the padded
-``1024 x 1024`` input frame, crop the padding away, then resize to the original image size;
-``SamPredictor`` thresholds the result at 0. Doing that for every object of an image costs a
-full-image float map per object.
+``Sam.postprocess_masks`` (SAM, HQ-SAM) turns the decoder's ``256 x 256`` low-resolution
+logits into an image-sized logit map in two bilinear steps (``align_corners=False``): up 4x
+to the padded ``1024 x 1024`` input frame, crop the padding away, then resize to the
+original image size. SAM 2 and SAM 3 (``SAM2Transforms.postprocess_masks``) resize the
+low-resolution logits (256 or 288 square) to the image size in one bilinear step, as their
+input frame has no padding. The predictors threshold the result at 0. Doing that for every
+object of an image costs a full-image float map per object.
 
 Every output pixel of a bilinear resize is a convex combination of at most two input pixels
 per axis, so an output pixel can only be positive if one of the low-resolution pixels it
@@ -17,7 +19,8 @@ output pixels that reads them, and evaluates the two resizes on that window only
   crop reproduces the full-frame sample positions and weights exactly;
 * step 2 (arbitrary factor) gathers the two source rows / columns of each output pixel with
   the source indices and weights computed the way ATen computes them, then blends columns
-  and rows in the order and with the fused multiply-adds of ATen's compiled kernels.
+  and rows in the order and with the fused multiply-adds of ATen's compiled kernels. The
+  one-step families run step 2 alone, on a crop of the low-resolution logits.
 
 On the x86 CPUs we measured (AVX2/FMA kernels) the result is bitwise equal to
 ``Sam.postprocess_masks``; elsewhere (other kernels, GPUs) it can differ by float32 rounding
@@ -33,16 +36,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ['AxisTaps', 'MaskWindow', 'WindowedMaskUpsampler']
+__all__ = ['AxisTaps', 'MaskWindow', 'WindowedMaskUpsampler', 'linear_taps', 'blend']
 
 
 @dataclass
 class AxisTaps:
     """Bilinear taps of one axis of ``postprocess_masks``, from output pixel to low-res pixel.
 
-    ``src0/src1`` and ``w0/w1`` are the two step-2 source indices (in the cropped 1024 frame)
-    and weights of every output pixel; ``lowres_min/lowres_max`` bound the low-resolution
-    pixels each output pixel reads through both steps.
+    ``src0/src1`` and ``w0/w1`` are the two step-2 source indices (in the cropped 1024 frame,
+    or in the low-resolution map for one-step families) and weights of every output pixel;
+    ``lowres_min/lowres_max`` bound the low-resolution pixels each output pixel reads
+    through both steps.
     """
 
     src0: np.ndarray
@@ -53,7 +57,7 @@ class AxisTaps:
     lowres_max: np.ndarray
 
 
-def _linear_taps(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def linear_taps(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Source indices and weights of a 1-D ``align_corners=False`` linear resize, as ATen does.
 
     ATen works in float32 for float inputs: ``scale = in / out``,
@@ -74,7 +78,7 @@ def _linear_taps(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray, n
     return i0, i1, w0, w1
 
 
-def _blend(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
+def blend(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
     """``wa * a + wb * b`` rounded like ATen's kernels: ``fma(wa, a, round(wb * b))``.
 
     ``torch.addcmul`` is evaluated with a fused multiply-add by the same compiled kernels
@@ -83,10 +87,16 @@ def _blend(a: torch.Tensor, b: torch.Tensor, wa: torch.Tensor, wb: torch.Tensor)
     return torch.addcmul(wb * b, wa, a)
 
 
-def _axis_taps(lowres: int, padded: int, valid: int, original: int) -> AxisTaps:
-    """Compose the two resizes of one axis: lowres -> padded frame -> crop ``valid`` -> original."""
-    up0, up1, _, _ = _linear_taps(lowres, padded)
-    src0, src1, w0, w1 = _linear_taps(valid, original)
+def _axis_taps(lowres: int, padded: Optional[int], valid: Optional[int], original: int) -> AxisTaps:
+    """Compose the resizes of one axis: lowres -> padded frame -> crop ``valid`` -> original.
+
+    ``padded=None``: one resize, lowres -> original (SAM 2 / SAM 3).
+    """
+    if padded is None:
+        src0, src1, w0, w1 = linear_taps(lowres, original)
+        return AxisTaps(src0=src0, src1=src1, w0=w0, w1=w1, lowres_min=src0, lowres_max=src1)
+    up0, up1, _, _ = linear_taps(lowres, padded)
+    src0, src1, w0, w1 = linear_taps(valid, original)
     return AxisTaps(src0=src0, src1=src1, w0=w0, w1=w1,
                     lowres_min=np.minimum(up0[src0], up0[src1]),
                     lowres_max=np.maximum(up1[src0], up1[src1]))
@@ -112,28 +122,33 @@ class MaskWindow:
 
 
 class WindowedMaskUpsampler:
-    """``Sam.postprocess_masks`` + threshold, evaluated per object on its non-zero window only.
+    """The family's mask post-processing + threshold, evaluated per object on its non-zero window only.
 
     Args:
-        lowres_size: side of the decoder's low-resolution logits (256 for SAM).
-        padded_size: side of the model's square input frame (``image_encoder.img_size``).
-        input_size: ``(h, w)`` of the resized image inside the padded frame.
+        lowres_size: side of the decoder's low-resolution logits (256 for SAM, SAM 2; 288 for SAM 3).
+        padded_size: side of the model's square input frame (``image_encoder.img_size``) for
+            the two-step post-processing of SAM / HQ-SAM; None for the one-step resize of
+            SAM 2 / SAM 3 (low-res logits straight to the image size).
+        input_size: ``(h, w)`` of the resized image inside the padded frame (two-step only).
         original_size: ``(H, W)`` of the image.
-        threshold: SAM's ``mask_threshold`` (0.0).
+        threshold: the predictor's ``mask_threshold`` (0.0).
     """
 
-    def __init__(self, lowres_size: int, padded_size: int, input_size: Tuple[int, int],
+    def __init__(self, lowres_size: int, padded_size: Optional[int], input_size: Optional[Tuple[int, int]],
                  original_size: Tuple[int, int], threshold: float = 0.0) -> None:
-        if padded_size != 4 * lowres_size:
+        if padded_size is not None and padded_size != 4 * lowres_size:
             # The exactness argument of step 1 needs SAM's fixed 4x factor.
             raise ValueError(f'expected padded_size == 4 * lowres_size, got {padded_size} and {lowres_size}')
         self.lowres_size = lowres_size
         self.padded_size = padded_size
-        self.input_size = tuple(int(v) for v in input_size)
+        # Step 1 multiplies the low-res grid by this factor (1: no step 1).
+        self.factor = 1 if padded_size is None else 4
+        self.input_size = None if padded_size is None else tuple(int(v) for v in input_size)
         self.original_size = tuple(int(v) for v in original_size)
         self.threshold = float(threshold)
-        self.rows = _axis_taps(lowres_size, padded_size, self.input_size[0], self.original_size[0])
-        self.cols = _axis_taps(lowres_size, padded_size, self.input_size[1], self.original_size[1])
+        valid = (None, None) if padded_size is None else self.input_size
+        self.rows = _axis_taps(lowres_size, padded_size, valid[0], self.original_size[0])
+        self.cols = _axis_taps(lowres_size, padded_size, valid[1], self.original_size[1])
         self._torch_taps = {}
 
     def _taps_on(self, device: torch.device):
@@ -188,23 +203,33 @@ class WindowedMaskUpsampler:
         up, p_r0, p_c0 = self._step1(lowres, y0, y1, x0, x1)
         return self._step2(up, p_r0, p_c0, y0, y1, x0, x1), y0, x0
 
-    def _step1(self, lowres, y0, y1, x0, x1):
-        """Upsample 4x the low-res crop that feeds output window ``[y0:y1, x0:x1]``.
+    def lowres_crop(self, taps: AxisTaps, start, stop):
+        """Low-res pixels ``[l0, l1)`` that step 1 needs for output pixels ``[start, stop)`` of one axis.
 
-        Returns the 1024-frame rows ``[p_r0, ...)`` and cols ``[p_c0, ...)`` as ``(tensor,
+        Works on ints and on int arrays (vectorised over objects, :mod:`.chunk_masks`).
+        """
+        # Frame pixels [p0, p1) that step 2 reads.
+        p0, p1 = taps.src0[start], taps.src1[stop - 1] + 1
+        if self.factor == 1:
+            return p0, p1
+        # Frame pixel R reads low-res pixel floor(R/4 - 3/8) and the next one. Starting the
+        # crop there keeps every sample position of the crop non-negative, so the crop
+        # clamps exactly where the full frame clamps.
+        return np.maximum(p0 // 4 - 1, 0), np.minimum((p1 - 1) // 4 + 2, self.lowres_size)
+
+    def _step1(self, lowres, y0, y1, x0, x1):
+        """Upsample 4x the low-res crop that feeds output window ``[y0:y1, x0:x1]`` (one-step: just crop).
+
+        Returns the frame rows ``[p_r0, ...)`` and cols ``[p_c0, ...)`` as ``(tensor,
         p_r0, p_c0)``.
         """
-        # Needed 1024-frame rows [p_r0, p_r1) and cols [p_c0, p_c1) (host-side lookups).
+        # Needed frame rows [p_r0, p_r1) and cols [p_c0, p_c1) (host-side lookups).
         p_r0, p_r1 = int(self.rows.src0[y0]), int(self.rows.src1[y1 - 1]) + 1
         p_c0, p_c1 = int(self.cols.src0[x0]), int(self.cols.src1[x1 - 1]) + 1
-        n = self.lowres_size
-        # Low-res pixels read by those 1024-frame pixels: frame pixel R reads floor(R/4 - 3/8)
-        # and the next one. Starting the crop there keeps every sample position of the crop
-        # non-negative, so the crop clamps exactly where the full frame clamps.
-        l_r0 = max(p_r0 // 4 - 1, 0)
-        l_r1 = min((p_r1 - 1) // 4 + 2, n)
-        l_c0 = max(p_c0 // 4 - 1, 0)
-        l_c1 = min((p_c1 - 1) // 4 + 2, n)
+        if self.factor == 1:
+            return lowres[p_r0:p_r1, p_c0:p_c1].float().contiguous(), p_r0, p_c0
+        l_r0, l_r1 = (int(v) for v in self.lowres_crop(self.rows, y0, y1))
+        l_c0, l_c1 = (int(v) for v in self.lowres_crop(self.cols, x0, x1))
         crop = lowres[l_r0:l_r1, l_c0:l_c1][None, None].float()
         up = F.interpolate(crop, (4 * (l_r1 - l_r0), 4 * (l_c1 - l_c0)), mode='bilinear',
                            align_corners=False)[0, 0]
@@ -213,7 +238,7 @@ class WindowedMaskUpsampler:
         return up, p_r0, p_c0
 
     def _step2(self, up, p_r0, p_c0, y0, y1, x0, x1):
-        """Resize the 1024-frame window to the output window, blending like ATen's CPU kernel."""
+        """Resize the frame window to the output window, blending like ATen's CPU kernel."""
         (rs0, rs1, rw0, rw1), (cs0, cs1, cw0, cw1) = self._taps_on(up.device)
         c0 = cs0[x0:x1] - p_c0
         c1 = cs1[x0:x1] - p_c0
@@ -222,8 +247,8 @@ class WindowedMaskUpsampler:
         # Inner axis (width) first, then height, as in ATen's CPU and CUDA kernels. Each
         # frame row's width blend is the same for every output row that reads it, so it is
         # computed once per frame row.
-        wide = _blend(up.index_select(1, c0), up.index_select(1, c1), cw0[x0:x1], cw1[x0:x1])
-        return _blend(wide.index_select(0, r0), wide.index_select(0, r1), rw0[y0:y1, None], rw1[y0:y1, None])
+        wide = blend(up.index_select(1, c0), up.index_select(1, c1), cw0[x0:x1], cw1[x0:x1])
+        return blend(wide.index_select(0, r0), wide.index_select(0, r1), rw0[y0:y1, None], rw1[y0:y1, None])
 
     def window_mask(self, lowres: torch.Tensor, extent) -> MaskWindow:
         """Thresholded mask of one object on its window (see :class:`MaskWindow`)."""

@@ -27,6 +27,36 @@ def tiny_sam():
     return build_sam_model('tiny_test', random_init=True, seed=0)
 
 
+@pytest.fixture(scope='session')
+def tiny_family_model():
+    """``get(family)``: the random-weight ``tiny_test`` model of a SAM family, built once per session."""
+    from samrs_mm.annotate.sam_models import build_sam_model
+    cache = {}
+
+    def get(family):
+        if family not in cache:
+            cache[family] = build_sam_model('tiny_test', random_init=True, seed=0, family=family)
+        return cache[family]
+    return get
+
+
+@pytest.fixture
+def sam3_components(monkeypatch):
+    """SAM 3's predictor labels its low-res masks' regions with the engine's scipy labeller.
+
+    sam3 labels 8-connected regions with ``skimage.measure.label`` on CPU and then sets each
+    region's area pixel by pixel in a Python loop over the regions (seconds per mask of the
+    speckled random-weight models, and scikit-image is not installed here: sam3 then skips
+    its hole filling with a warning). ``lowres_cleanup.connected_components`` returns the
+    same labels and areas (scipy's 8-connected labelling); everything else of the
+    predictor's post-processing stays its own.
+    """
+    import sam3.perflib.connected_components as cc
+
+    from samrs_mm.annotate.lowres_cleanup import connected_components
+    monkeypatch.setattr(cc, 'connected_components', connected_components)
+
+
 def crop_instances(image, instances, x0, y0, width, height, limit=None):
     """A real crop: the image window and the instances lying fully inside it, shifted."""
     crop = np.ascontiguousarray(image[y0:y0 + height, x0:x0 + width])

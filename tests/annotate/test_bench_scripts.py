@@ -45,3 +45,46 @@ def test_gpu_script_runs_without_openmmlab(shared_data, tmp_path):
     assert len(re.findall(r'\(c\) stages: encoder [\d.]+ s, decoder [\d.]+ s, masks\+RLE [\d.]+ s', out)) == 2
     assert re.search(r'\(x\) engine, batched masks \| [\d.]+ \|', out), out
     assert out.rstrip().endswith('done')
+
+
+def load_speed_bench():
+    """bench/annotate_speed.py as a module (its main takes argv)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('annotate_speed_bench', 'bench/annotate_speed.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speed_bench_rejects_unknown_methods_and_families(capsys):
+    import pytest
+    bench = load_speed_bench()
+    for argv, message in ((['--methods', 'bcm'], "--methods: unknown or malformed value(s) ['bcm']"),
+                          (['--methods', 'a,,c'], "--methods: unknown or malformed value(s) ['']"),
+                          (['--families', 'sam9'], "--families: unknown or malformed value(s) ['sam9']"),
+                          (['--families', 'sam2,sam3', '--model-type', 'hiera_l'], 'FAMILY=MODEL_TYPE pairs')):
+        with pytest.raises(SystemExit) as exit_info:
+            bench.main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_speed_bench_every_family_quick(shared_data, capsys):
+    """Per family, side by side: the predictor's own loop, the engine on realistic masks, the floor
+    (SAM's own rows are checked by test_speed_bench_quick)."""
+    bench = load_speed_bench()
+    summary = bench.main(['--quick', '--families', 'sam_hq,sam2,sam3', '--methods', 'a,r,m', '--max-objects', '2',
+                          '--threads', '1', '--data', shared_data])
+    out = capsys.readouterr().out
+    assert list(summary) == ['sam_hq', 'sam2', 'sam3']
+    for name in ('HQ-SAM', 'SAM 2.1', 'SAM 3'):
+        assert f'## {name} tiny_test' in out
+    for label in ('HQ-SAM SamPredictor.predict per object', 'SAM2ImagePredictor.predict per object',
+                  'SAM 3 predict_inst per object'):
+        assert re.search(r'\(a\) ' + re.escape(label) + r' \| [\d.]+ \|', out), out
+    assert len(re.findall(r'\(r\) engine, realistic masks \(object-shaped logits\) \| [\d.]+ \|', out)) == 3
+    assert len(re.findall(r'\(r\)/\(m\) = [\d.]+', out)) == 3
+    assert re.search(r'\| SAM 3 \| tiny_test( \| [\d.]+){3} \| [\d.]+ \|', out), out  # (a), (r), (m), (r)/(m)
+    # Object-shaped masks: two runs per column, a short RLE (random weights: ~10^5 bytes).
+    sizes = [int(m) for m in re.findall(r'\(r\) realistic masks: (\d+) bytes of RLE per mask', out)]
+    assert len(sizes) == 3 and all(20 < b < 1000 for b in sizes), out

@@ -152,3 +152,20 @@ def test_coco_strings_equal_pycocotools():
         assert text[offset:offset + length].decode('ascii') == runs_to_rle(m, 1, total)['counts']
         offset += int(length)
     assert offset == len(text)
+
+
+@pytest.mark.parametrize('lowres, original_size', [(256, (1182, 1111)), (288, (977, 884)), (288, (37, 53))])
+def test_one_step_families(lowres, original_size):
+    """SAM 2 / SAM 3 (one resize, low-res -> image): batched masks equal the per-object path and
+    ``SAM2Transforms.postprocess_masks`` (``F.interpolate`` to the image size) thresholded at 0."""
+    import torch.nn.functional as F
+    rng = np.random.default_rng(2)
+    up = WindowedMaskUpsampler(lowres, None, None, original_size)
+    low = torch.nn.functional.interpolate(logit_batch(rng, 12)[:, None], (lowres, lowres))[:, 0]
+    scores = torch.zeros(len(low))
+    results = ChunkMaskEncoder(up, 1 << 20).encode(low, scores)
+    assert results == per_object(up, low, scores)
+    ref = F.interpolate(low[:, None], original_size, mode='bilinear', align_corners=False)[:, 0] > 0
+    for (rle, area, _, _), mask in zip(results, ref.numpy()):
+        coco = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+        assert rle['counts'] == coco['counts'].decode('ascii') and area == mask.sum()

@@ -65,3 +65,40 @@ def test_needs_an_image(tiny_sam):
         dec.decode(make_batch('box', 1, torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match='1 x C x h x w'):
         dec.set_image(torch.zeros(2, 32, 64, 64))
+
+
+def family_decoder(family, model, hq_token_only=False):
+    """A family's batched decoder with random image features of the family's shapes; the mask-input size."""
+    from samrs_mm.annotate.decoder import HQPromptBatchDecoder, Sam2PromptBatchDecoder
+    gen = torch.Generator().manual_seed(3)
+    if family == 'sam_hq':
+        dec = HQPromptBatchDecoder(model, hq_token_only)
+        dec.set_image((torch.randn(1, 32, 64, 64, generator=gen), [torch.randn(1, 64, 64, 32, generator=gen)]))
+        return dec, 256
+    heads = model if family == 'sam2' else model.inst_interactive_predictor.model
+    e = heads.sam_image_embedding_size  # 64 (SAM 2: 1024 / 16), 72 (SAM 3: 1008 / 14)
+    dec = Sam2PromptBatchDecoder(heads)
+    dec.set_image({'image_embed': torch.randn(1, 32, e, e, generator=gen),
+                   'high_res_feats': [torch.randn(1, 4, 4 * e, 4 * e, generator=gen),
+                                      torch.randn(1, 8, 2 * e, 2 * e, generator=gen)]})
+    return dec, 4 * e
+
+
+@pytest.mark.parametrize('family, hq_token_only', [('sam_hq', False), ('sam_hq', True), ('sam2', False),
+                                                   ('sam3', False)])
+@pytest.mark.parametrize('multimask', [False, True])
+def test_family_decoders_equal_their_stock_decoders(family, hq_token_only, multimask, tiny_family_model):
+    """HQ-SAM's, SAM 2's and SAM 3's shared-work decoders give their own mask decoder's outputs bit for bit."""
+    dec, size = family_decoder(family, tiny_family_model(family), hq_token_only)
+    assert dec.can_share
+    gen = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        for kind, n in (('box+point', 5), ('point', 1), ('box+mask', 3)):
+            batch = make_batch(kind, n, gen)
+            if batch.mask_inputs is not None:
+                batch.mask_inputs = torch.randn(n, 1, size, size, generator=gen) * 1000
+            ours_low, ours_iou = dec.decode(batch, multimask)
+            ref_low, ref_iou = dec.decode_stock(batch, multimask)
+            k = 3 if multimask and family != 'sam_hq' else 1  # HQ-SAM's decoder picks one mask itself
+            assert ours_low.shape == ref_low.shape == (n, k, size, size)
+            assert torch.equal(ours_low, ref_low) and torch.equal(ours_iou, ref_iou)

@@ -17,7 +17,9 @@ def blank(h=64, w=80):
 
 # ---------------------------------------------------------------- config
 @pytest.mark.parametrize('cfg, message', [
-    (dict(backend='sam2'), "unknown backend 'sam2'"),
+    (dict(backend='sam9'), "unknown backend 'sam9'; choose one of (?=.*sam_hq)(?=.*sam2)(?=.*sam3)"),
+    (dict(hq_token_only=True), "hq_token_only=True applies to backend='sam_hq' only"),
+    (dict(backend='sam_hq', hq_token_only='yes'), 'hq_token_only must be True or False'),
     (dict(prompt_batch_size=0), 'prompt_batch_size'),
     (dict(prompt_batch_size='fast'), 'prompt_batch_size'),
     (dict(image_batch_size=0), 'image_batch_size'),
@@ -36,6 +38,15 @@ def test_bad_prompt_fails_before_building_a_model():
 def test_sam_without_checkpoint_is_refused():
     with pytest.raises(SamBuildError, match='random_init=True'):
         build_engine(dict(model_type='tiny_test'))
+
+
+@pytest.mark.parametrize('backend, name', [('sam2', 'SAM 2.1'), ('sam3', 'SAM 3'), ('sam_hq', 'HQ-SAM')])
+def test_family_model_types_are_checked(backend, name):
+    # SAM's default model type is not another family's; the message lists the family's types.
+    with pytest.raises(SamBuildError, match=f"unknown {name} model_type 'vit_x'; choose one of"):
+        build_engine(dict(backend=backend, model_type='vit_x', random_init=True))
+    with pytest.raises(SamBuildError, match=f'no {name} checkpoint given'):
+        build_engine(dict(backend=backend, model_type='tiny_test'))
 
 
 def test_defaults_are_documented_keys():

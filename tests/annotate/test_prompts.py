@@ -134,15 +134,15 @@ def test_mask_prompt_padding_is_outside():
     np.testing.assert_array_equal(maps[0], expected)
 
 
-def literal_mask_prompt(poly, original_size, input_size):
+def literal_mask_prompt(poly, original_size, input_size, padded=1024, mask_size=256):
     """The definition, step by step: +-1000 map on the input grid, pad with -1000, resize."""
     scale = np.array([input_size[1] / original_size[1], input_size[0] / original_size[0]])
     window, top, left = fill_polygon(poly * scale, *input_size)
-    frame = np.full((1024, 1024), -1000, np.float32)  # outside and padding
+    frame = np.full((padded, padded), -1000, np.float32)  # outside and padding
     canvas = np.zeros(input_size, bool)
     canvas[top:top + window.shape[0], left:left + window.shape[1]] = window
     frame[:input_size[0], :input_size[1]][canvas] = 1000
-    return F.interpolate(torch.from_numpy(frame)[None, None], (256, 256), mode='bilinear',
+    return F.interpolate(torch.from_numpy(frame)[None, None], (mask_size, mask_size), mode='bilinear',
                          align_corners=False)[0, 0].numpy()
 
 
@@ -186,3 +186,36 @@ def test_builder_matches_predictor_transform():
     # Scale 1024/800 = 1.28: the car's hbox (300, 5, 320, 25) -> (384, 6.4, 409.6, 32).
     np.testing.assert_allclose(batch.boxes[1].numpy(), [384, 6.4, 409.6, 32], rtol=1e-6)
     np.testing.assert_allclose(batch.point_coords[1, 0].numpy(), [396.8, 19.2], rtol=1e-6)
+
+
+@pytest.mark.parametrize('padded, mask_size', [(1024, 256), (1008, 288)])
+def test_square_frame_mask_prompt_equals_literal_construction(padded, mask_size):
+    """SAM 2 (1024 square -> 256) and SAM 3 (1008 square -> 288, a factor 3.5): the image fills the frame."""
+    original_size = (977, 884)
+    rng = np.random.default_rng(padded)
+    for _ in range(6):
+        poly = rbox_to_quad(np.array([rng.uniform(0, 884), rng.uniform(0, 977), rng.uniform(2, 300),
+                                      rng.uniform(2, 300), rng.uniform(-1.5, 1.5)]))
+        ours = mask_prompt_maps(poly[None], original_size, (padded, padded), padded, mask_size)[0]
+        literal = literal_mask_prompt(poly, original_size, (padded, padded), padded, mask_size)
+        np.testing.assert_array_equal(ours, literal)
+        # Exact sums of +-1000 with weights 1/2 (factor 4) or 1/4, 3/4 (factor 3.5): multiples of 125.
+        assert (ours > 0).any() and np.all(ours % 125 == 0)
+
+
+@pytest.mark.parametrize('resolution', [1024, 1008])
+def test_square_frame_maps_prompts_as_sam2_transforms(resolution):
+    """SquareFrame gives the float32 model-frame coordinates SAM2Transforms.transform_coords gives."""
+    from sam2.utils.transforms import SAM2Transforms
+
+    from samrs_mm.annotate.prompts import SquareFrame
+    frame, ref = SquareFrame(resolution), SAM2Transforms(resolution=resolution, mask_threshold=0.0)
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 1200, (7, 1, 2))
+    boxes = np.concatenate([points[:, 0], points[:, 0] + rng.uniform(1, 90, (7, 2))], axis=1)
+    for size in ((1182, 1111), (37, 53)):
+        expected = ref.transform_coords(torch.as_tensor(points, dtype=torch.float), normalize=True, orig_hw=size)
+        assert np.array_equal(frame.apply_coords(points, size), expected.numpy())
+        expected = ref.transform_boxes(torch.as_tensor(boxes, dtype=torch.float), normalize=True, orig_hw=size)
+        assert np.array_equal(frame.apply_boxes(boxes, size), expected.reshape(-1, 4).numpy())
+    assert frame.get_preprocess_shape(1182, 1111, resolution) == (resolution, resolution)

@@ -95,6 +95,19 @@ def test_sam_without_checkpoint_is_refused_with_the_fix(dataset, tmp_path):
     assert 'needs SAM weights' in proc.stderr and '--cfg-options engine.backend=box' in proc.stderr
 
 
+def test_family_weights_problems_name_the_family_and_its_file():
+    """The same checks for HQ-SAM, SAM 2.1 and SAM 3, with each family's official file (in process)."""
+    from samrs_mm.annotate.runner import sam_weights_problem
+    problem = sam_weights_problem(dict(backend='sam2', model_type='hiera_l'))
+    assert "engine.backend='sam2' needs SAM 2.1 weights" in problem
+    assert '092824/sam2.1_hiera_large.pt' in problem and 'engine.backend=box' in problem
+    problem = sam_weights_problem(dict(backend='sam_hq', model_type='vit_b', checkpoint='/no/sam_hq_vit_b.pth'))
+    assert problem.startswith('HQ-SAM checkpoint not found: /no/sam_hq_vit_b.pth') and 'sam_hq_vit_b.pth' in problem
+    assert 'facebook/sam3' in sam_weights_problem(dict(backend='sam3', model_type='sam3'))
+    assert sam_weights_problem(dict(backend='sam3', model_type='tiny_test', random_init=True)) is None
+    assert sam_weights_problem(dict(backend='sam2', checkpoint='official')) is None
+
+
 def test_unknown_config_keys(dataset, tmp_path):
     cfg = in_process_config(dataset, tmp_path / 'work')
     cfg['writer']['overlpa'] = 'small_on_top'

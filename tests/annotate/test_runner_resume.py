@@ -112,3 +112,24 @@ def test_settings_fingerprint_tracks_output_settings_only():
         settings_fingerprint(dict(ENGINE_DEFAULTS), writer, classes)
     assert settings_fingerprint(dict(ENGINE_DEFAULTS), dict(writer, overlap='large_on_top'), classes) != \
         settings_fingerprint(dict(ENGINE_DEFAULTS), writer, classes)
+
+
+def test_existing_fingerprints_are_unchanged_and_families_differ():
+    """The fingerprints of configurations written before the SAM families existed stay byte for byte
+    (existing work dirs resume); family and model are part of it, so a resumed run never mixes models."""
+    from samrs_mm.annotate.engine import ENGINE_DEFAULTS
+    from samrs_mm.annotate.runner import WRITER_DEFAULTS, settings_fingerprint
+
+    def fingerprint(**engine):
+        return settings_fingerprint(dict(ENGINE_DEFAULTS, **engine), dict(WRITER_DEFAULTS), ['plane', 'ship'])
+    # Values computed with the code of main before the SAM families (commit ad40df9).
+    assert fingerprint() == '7616490ed55e9866'
+    assert fingerprint(backend='box', prompt='hbox') == 'bda59fc13f8400e3'
+    assert fingerprint(model_type='tiny_test', random_init=True, prompt='hbox', prompt_batch_size=8) == \
+        'e409d1a627ac7f98'
+    assert fingerprint(checkpoint='/x/sam_vit_h_4b8939.pth', device='cuda') == '88197b704a1cf1a3'
+    tiny = dict(model_type='tiny_test', random_init=True, prompt='hbox')
+    prints = {fingerprint(backend=b, **tiny) for b in ('segment_anything', 'sam_hq', 'sam2', 'sam3')}
+    assert len(prints) == 4
+    assert fingerprint(backend='sam2', model_type='hiera_l') != fingerprint(backend='sam2', model_type='hiera_b+')
+    assert fingerprint(backend='sam_hq', hq_token_only=True) != fingerprint(backend='sam_hq')

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from samrs_mm.annotate.upsample import WindowedMaskUpsampler, _linear_taps
+from samrs_mm.annotate.upsample import WindowedMaskUpsampler, linear_taps
 
 
 @pytest.mark.parametrize('in_size, out_size', [(962, 1111), (1024, 800), (256, 1024), (927, 977), (154, 300)])
@@ -13,7 +13,7 @@ def test_taps_equal_atens_weights(in_size, out_size):
     # Read ATen's weights off the resize of one-hot rows.
     eye = torch.eye(in_size)[:, None, None, :]
     ref = F.interpolate(eye, (1, out_size), mode='bilinear', align_corners=False)[:, 0, 0, :].numpy()
-    i0, i1, w0, w1 = _linear_taps(in_size, out_size)
+    i0, i1, w0, w1 = linear_taps(in_size, out_size)
     ours = np.zeros_like(ref)
     np.add.at(ours, (i0, np.arange(out_size)), w0)
     np.add.at(ours, (i1, np.arange(out_size)), w1)
@@ -71,3 +71,25 @@ def test_window_is_small_for_a_small_object():
 def test_rejects_a_non_sam_frame():
     with pytest.raises(ValueError, match='4 \\* lowres_size'):
         WindowedMaskUpsampler(256, 1000, (1000, 1000), (500, 500))
+
+
+@pytest.mark.parametrize('lowres, original_size', [(256, (1182, 1111)), (256, (400, 400)), (288, (977, 884)),
+                                                   (288, (2000, 300)), (288, (37, 53))])
+def test_one_step_equals_sam2_postprocess_masks(lowres, original_size):
+    """SAM 2 / SAM 3: one bilinear resize from the low-res logits to the image (``SAM2Transforms``)."""
+    up = WindowedMaskUpsampler(lowres, None, None, original_size)
+    rng = np.random.default_rng(lowres + original_size[0])
+    for low in lowres_cases(rng):
+        low = F.interpolate(low[None, None], (lowres, lowres))[0, 0]
+        ref = F.interpolate(low[None, None], original_size, mode='bilinear', align_corners=False)[0, 0]
+        extent = up.positive_extents(low[None])[0]
+        window = up.window_mask(low, extent)
+        mask = np.zeros(original_size, bool)
+        mask[window.top:window.top + window.mask.shape[0], window.left:window.left + window.mask.shape[1]] = window.mask
+        np.testing.assert_array_equal(mask, (ref > 0).numpy())
+        res = up.window_logits(low, extent)
+        if res is not None:
+            logits, top, left = res
+            inside = ref[top:top + logits.shape[0], left:left + logits.shape[1]]
+            # Bit for bit on these kernels when upsampling; shrinking (288 -> 37) differs in rounding only.
+            assert (logits - inside).abs().max().item() <= 1e-6 * max(1.0, inside.abs().max().item())

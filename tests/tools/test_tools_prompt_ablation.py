@@ -96,3 +96,28 @@ def test_source_without_masks_is_an_error(shared_data, tmp_path):
     proc = run_tool([TOOL, str(cfg), '--out-dir', str(tmp_path / 'out'), '--no-progress'], check=False)
     assert proc.returncode == 1
     assert 'no object with a ground-truth mask' in proc.stderr and '536 objects without masks' in proc.stderr
+
+
+def test_families_side_by_side(shared_data, tmp_path, capsys):
+    """--models: every prompt row for each SAM family's model (random test weights, numbers meaningless)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('prompt_ablation_tool', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    engine = "dict(backend='segment_anything', model_type='tiny_test', random_init=True, device='cpu')"
+    cfg = write_isaid_config(tmp_path / 'cfg.py', shared_data, engine)
+    models = ['segment_anything:tiny_test', 'sam_hq:tiny_test', 'sam2:tiny_test', 'sam3:tiny_test']
+    assert tool.main([cfg, '--out-dir', str(tmp_path / 'out'), '--no-progress', '--max-objects', '2',
+                      '--prompts', 'hbox', 'cp', '--box-regions', 'hbox', '--models', *models]) == 0
+    rows = read_csv(tmp_path / 'out' / 'prompt_ablation.csv')
+    assert [(r['model'], r['row']) for r in rows] == [(m, p) for m in models for p in ('H-Box', 'CP')] + \
+        [('', 'box: H-Box')]
+    assert all(int(r['instances']) == 2 for r in rows)
+    markdown = (tmp_path / 'out' / 'prompt_ablation.md').read_text()
+    for label in ('| H-Box | SAM tiny_test |', '| CP | HQ-SAM tiny_test |', '| H-Box | SAM 2.1 tiny_test |',
+                  '| CP | SAM 3 tiny_test |', '| box: H-Box | box fill |'):
+        assert label in markdown
+    assert 'SAM tiny_test, HQ-SAM tiny_test, SAM 2.1 tiny_test, SAM 3 tiny_test' in markdown
+    # A malformed model is a one-line error.
+    assert tool.main([cfg, '--models', 'sam2']) == 2
+    assert '--models takes BACKEND:MODEL_TYPE[=CHECKPOINT]' in capsys.readouterr().err
