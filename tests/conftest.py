@@ -60,6 +60,23 @@ def free_port():
         return str(sock.getsockname()[1])
 
 
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """Give every test the mmengine default scope it found.
+
+    Tests (and tools run in-process) call ``init_default_scope``; a scope left at 'mmrotate'
+    would hide the mmseg registry from every later test, so the order of tests would matter.
+    """
+    try:
+        from mmengine.registry import DefaultScope
+    except ImportError:  # the OpenMMLab-free tests run without mmengine too
+        yield
+        return
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict = saved
+
+
 @pytest.fixture(scope='session')
 def samrs_objects(tmp_path_factory):
     """Tiny SOTA / SIOR / FAST subsets made by the annotate runner (instances/, name lists).
