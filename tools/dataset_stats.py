@@ -55,7 +55,7 @@ COCO_EDGES = (32 ** 2, 96 ** 2)
 
 def parse_args(argv=None):
     """Command-line options."""
-    parser = ToolArgumentParser(description=__doc__.split('\n')[0],
+    parser = ToolArgumentParser(prog=osp.basename(__file__), description=__doc__.split('\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('subsets', nargs='+', help='subset folders (annotate work dirs)')
     parser.add_argument('--out-dir', required=True, help='where the CSV and PNG files go')

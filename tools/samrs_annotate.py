@@ -54,7 +54,7 @@ from samrs_mm.runs import (  # noqa: E402
 
 def parse_args(argv=None):
     """Command-line options."""
-    parser = ToolArgumentParser(description=__doc__.split('\n')[0],
+    parser = ToolArgumentParser(prog=osp.basename(__file__), description=__doc__.split('\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='annotate config (configs/annotate/*.py)')
     parser.add_argument('--work-dir', help='output folder (default: work_dir of the config)')
@@ -234,6 +234,8 @@ def report(summary) -> int:
               f'{stats.get("skipped_images", {})}; unknown classes {stats.get("unknown_classes", {})} '
               '(examples in summary.json: read_stats)')
     if summary.stopped is not None:
+        if summary.stopped['reason'] == 'storage':
+            print_error(summary.stopped['detail'])
         print(f'[samrs_annotate] stopped early ({summary.stopped["detail"]}): {summary.labelled} of '
               f'{summary.images} images have their labels (kept), {summary.not_reached} not reached; '
               'rerun the same command to finish', file=sys.stderr)

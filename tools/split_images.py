@@ -48,7 +48,7 @@ from samrs_mm.structures.classes import class_list_from_text  # noqa: E402
 
 def parse_args(argv=None):
     """Command-line options."""
-    parser = ToolArgumentParser(description=__doc__.split('\n')[0],
+    parser = ToolArgumentParser(prog=osp.basename(__file__), description=__doc__.split('\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = parser.add_argument_group('source dataset')
     src.add_argument('--config', help='python/json/yaml config with source=dict(type=..., ...) '

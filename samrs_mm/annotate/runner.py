@@ -929,5 +929,8 @@ class AnnotateRunner:
             # A summary of an earlier run would claim more than is true now.
             with contextlib.suppress(OSError):
                 os.remove(path)
-        shutil.rmtree(self._tmp_dir(), ignore_errors=True)
+        # One process owns the work dir alone: its accounts go too. (Ranks that report late
+        # leave theirs to the next complete run, whose merge clears .tmp.)
+        shutil.rmtree(self._tmp_dir() if self.world_size > 1 else osp.join(self.work_dir, TMP_DIR_NAME),
+                      ignore_errors=True)
         return summary

@@ -76,13 +76,14 @@ def as_storage_error(exc: BaseException, path: str = '', folder: str = '') -> Op
     """``exc`` as a :class:`StorageError` when it is an ``OSError`` of :data:`STORAGE_ERRNOS`, else None.
 
     ``path`` names what was being written when the error does not say (it often names a
-    temporary file, so the caller's target path is clearer).
+    temporary file, so the caller's target path is clearer); of a two-path error (a copy, a
+    rename) the second path is the one written.
     """
     if isinstance(exc, StorageError):
         return exc
     if not isinstance(exc, OSError) or exc.errno not in STORAGE_ERRNOS:
         return None
-    target = path or exc.filename or folder or '?'
+    target = path or exc.filename2 or exc.filename or folder or '?'
     return StorageError(os.fspath(target), exc.errno, exc.strerror or os.strerror(exc.errno), folder)
 
 

@@ -497,9 +497,9 @@ def default_nproc() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def converter_parser(description: str) -> ToolArgumentParser:
+def converter_parser(description: str, tool_file: str) -> ToolArgumentParser:
     """The converters' argument parser: one-line option errors, exit status 2."""
-    return ToolArgumentParser(description=description)
+    return ToolArgumentParser(prog=osp.basename(tool_file), description=description)
 
 
 def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:

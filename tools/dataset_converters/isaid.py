@@ -114,7 +114,7 @@ def convert_image(job: CropJob) -> TileResult:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the iSAID converter."""
-    parser = converter_parser('Crop the iSAID release (DOTA images + semantic colour masks) for fine-tuning.')
+    parser = converter_parser('Crop the iSAID release (DOTA images + semantic colour masks) for fine-tuning.', __file__)
     parser.add_argument('src', help='iSAID folder with train/ and val/ (archives or extracted)')
     parser.add_argument('-o', '--out-dir', default='data/iSAID', help='output folder')
     parser.add_argument('--splits', nargs='+', choices=['train', 'val'], default=['train', 'val'])

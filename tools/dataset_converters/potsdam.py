@@ -122,7 +122,7 @@ def convert_tile(job: CropJob) -> TileResult:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the Potsdam converter."""
-    parser = converter_parser('Crop the ISPRS Potsdam release (RGB tiles + colour labels) for fine-tuning.')
+    parser = converter_parser('Crop the ISPRS Potsdam release (RGB tiles + colour labels) for fine-tuning.', __file__)
     parser.add_argument('src', help='folder with 2_Ortho_RGB.zip and 5_Labels_all*.zip '
                                     '(or their extracted .tif files)')
     parser.add_argument('-o', '--out-dir', default='data/potsdam', help='output folder')

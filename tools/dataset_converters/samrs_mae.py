@@ -181,7 +181,7 @@ def image_size(ref: FileRef) -> Tuple[int, int]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the SAMRS-MAE crop tool."""
-    parser = converter_parser('Cut the SAMRS training images into crops for SAMRS-MAE pre-training.')
+    parser = converter_parser('Cut the SAMRS training images into crops for SAMRS-MAE pre-training.', __file__)
     parser.add_argument('subsets', nargs='+',
                         help='SAMRS subset folders (e.g. data/samrs/sota data/samrs/sior '
                              'data/samrs/fast); the folder name is the subset name')
