@@ -159,8 +159,8 @@ def main(argv=None) -> int:
     with stop_on_signals():
         try:
             return _run(args)
-        except RunInterrupted as exc:
-            print(f'[samrs_annotate] {exc} before labelling started; nothing to keep', file=sys.stderr)
+        except RunInterrupted as exc:  # outside the runner, which handles its own stops
+            print(f'[samrs_annotate] {exc}; finished images are kept, rerun the same command', file=sys.stderr)
             return exc.exit_status
 
 

@@ -153,8 +153,8 @@ def main(argv=None) -> int:
     with stop_on_signals():
         try:
             return _run(args)
-        except RunInterrupted as exc:
-            print(f'{exc} before splitting started; nothing to keep', file=sys.stderr)
+        except RunInterrupted as exc:  # outside crop_dataset, which handles its own stops
+            print(f'{exc}; finished images are kept, rerun the same command', file=sys.stderr)
             return exc.exit_status
 
 

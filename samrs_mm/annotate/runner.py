@@ -500,6 +500,14 @@ class AnnotateRunner:
         seconds = time.perf_counter() - start
         files = AtomicFiles(self._tmp_dir())
         try:
+            return self._after_labelling(outcomes, stop, seconds, files)
+        except (RunInterrupted, KeyboardInterrupt) as exc:  # while writing the accounts or merging
+            return self._finish_stopped(outcomes, interrupted_stop(exc), seconds, files)
+
+    def _after_labelling(self, outcomes: List[ItemOutcome], stop: Optional[dict], seconds: float,
+                         files: AtomicFiles) -> RunSummary:
+        """Write this rank's account, wait for the others, merge on rank 0 (or finish a stopped run)."""
+        try:
             files.write_json(self._shard_path(self.rank), dict(
                 run_id=self.run_id, world_size=self.world_size, seconds=seconds, stopped=stop,
                 outcomes=[asdict(o) for o in outcomes]))

@@ -76,7 +76,7 @@ def chain(grid_data, tmp_path_factory):
             seen['run2_output'] = f.read() + g.read()
         with open(osp.join(work, 'summary.json')) as f:
             seen['run2_summary'] = json.load(f)
-        seen['tmp_after_term'] = sorted(os.listdir(osp.join(work, '.tmp')))
+        seen['tmp_after_term'] = osp.exists(osp.join(work, '.tmp'))
         # 3. the rerun finishes (in this process: one tool start less).
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -118,7 +118,7 @@ def test_sigterm_stops_with_an_interrupted_summary(chain):
     assert summary['stopped'] == dict(reason='interrupted', detail='interrupted by SIGTERM', exit_status=143)
     assert (summary['images'], summary['labelled'], summary['failed'], summary['not_reached']) == (4, 3, 0, 1)
     assert summary['rerun'].startswith('rerun the same command')
-    assert f'pid{chain["run2_pid"]}' not in chain['tmp_after_term']  # its temporary files are gone
+    assert not chain['tmp_after_term']  # no temporary file left (the killed run's included)
 
 
 def test_resume_after_kills_equals_an_uninterrupted_run(chain, grid_reference):

@@ -142,10 +142,12 @@ def test_split_tool_sigterm_keeps_finished_images_and_leaves_no_worker(tool, tmp
             proc.wait()
         assert len(group) == 3  # the tool and its two workers
         assert status == 128 + signal.SIGTERM and survivors(proc.pid) == []
-    stdout = (tmp_path / 'log' / 'stdout').read_text()
-    assert 'STOPPED (interrupted by SIGTERM): 1 image(s) not reached' in stdout
     summary = json.loads((out / 'split_summary.json').read_text())
-    assert summary['complete'] is False and summary['not_reached'] == 1 and summary['images'] == 3
+    assert summary['complete'] is False
     assert summary['stopped'] == dict(reason='interrupted', detail='interrupted by SIGTERM', exit_status=143)
+    # The third image's result may still have been on its way to the tool when SIGTERM came.
+    assert summary['images'] in (2, 3) and summary['images'] + summary['not_reached'] == 4
+    stdout = (tmp_path / 'log' / 'stdout').read_text()
+    assert f'STOPPED (interrupted by SIGTERM): {summary["not_reached"]} image(s) not reached' in stdout
     assert tool.main(args) == 0
     assert 'images: 4 (done 1, resumed 3)' in capsys.readouterr().out
