@@ -921,7 +921,7 @@ class AnnotateRunner:
             failed=summary.failed, not_reached=summary.not_reached,
             rerun='rerun the same command: finished images are kept and skipped',
             classes=list(self.classes), settings=self.fingerprint, engine=_plain(engine_settings),
-            writer=_plain(dict(self.writer_cfg)), source=_plain(self.cfg['source']),
+            writer=_plain(self._summary_writer_settings()), source=_plain(self.cfg['source']),
             read_stats=summary.read_stats, failures=summary.failures,
             skipped_images=[dict(index=o.index, file=o.file, reason=o.error) for o in everything
                             if o.status == 'skipped'])
