@@ -131,3 +131,24 @@ def test_resume_after_kills_equals_an_uninterrupted_run(chain, grid_reference):
     # The check can fail: the same images with another prompt batch size differ (some
     # sizes round alike, so look for one that does not).
     assert any(grid_reference(other)[1] != reference for other in (1, 2, 4, 8) if other != chain['size'])
+
+
+@pytest.mark.parametrize('backend', ['sam_hq', 'sam2', 'sam3'])
+def test_every_sam_family_decides_once_and_resumes_with_the_kept_size(backend, tmp_path):
+    """The other families decode through the same sizer (SAM: the chain above): 'auto' is
+    decided once, kept, and a resume adopts it (no new measurement) and rewrites the lost
+    image byte for byte."""
+    from samrs_mm.annotate.runner import AnnotateRunner
+    from tests.annotate.annotate_data import PLANE_GRID, config_dict, write_dota_dataset
+    data = write_dota_dataset(str(tmp_path / 'data'), n_images=2, objects=PLANE_GRID)
+    cfg = config_dict(data, tmp_path / 'work', backend='tiny', prompt_batch_size='auto', **GRID_ENGINE)
+    cfg['engine']['backend'] = backend
+    logs = []
+    assert AnnotateRunner(cfg, log=logs.append).run().complete
+    assert len([line for line in logs if 'measured here' in line]) == 1
+    before = tree_files(str(tmp_path / 'work'))
+    os.remove(tmp_path / 'work' / 'instances' / 'img01.json')
+    logs.clear()
+    summary = AnnotateRunner(cfg, log=logs.append).run()
+    assert (summary.labelled_now, summary.resumed) == (1, 1) and logs == []
+    assert tree_files(str(tmp_path / 'work')) == before
