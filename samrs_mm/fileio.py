@@ -40,7 +40,8 @@ def atomic_open(path: str, mode: str = 'wb', tmp_dir: Optional[str] = None,
                 **open_kwargs) -> Iterator[IO]:
     """Open a temporary file for writing that replaces ``path`` when the block ends normally.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    On an exception the temporary file is removed and ``path`` is left as it was; an
+    ``OSError`` about the temporary file (a full disk) is re-raised naming ``path``.
     """
     os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     tmp = temp_path(path, tmp_dir)
@@ -48,9 +49,11 @@ def atomic_open(path: str, mode: str = 'wb', tmp_dir: Optional[str] = None,
         with open(tmp, mode, **open_kwargs) as handle:
             yield handle
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(exc, OSError) and exc.filename in (tmp, None):
+            exc.filename = path
         raise
 
 

@@ -13,15 +13,19 @@ Per subset folder (the work dir of tools/samrs_annotate.py, or any folder with `
   powers of two: ``<8, 8-16, 16-32, ..., >=512`` pixels. The CSV also has COCO's
   small / medium / large split (area < 32^2, < 96^2, larger).
 
-With several subsets, ``fig6_mask_sizes.png`` compares them. Class names come from the
-folder's ``summary.json``, else ``--classes`` (``sota``, ``sior``, ``fast`` or a list), else
-the folder name when it is one of those.
+With several subsets, ``fig6_mask_sizes.png`` compares them. Class names come from
+``--classes`` (``sota``, ``sior``, ``fast`` or comma-separated names, ``'ship,'`` for one
+class), else the folder's ``summary.json``, else the folder name when it is one of those.
+
+Exit status (docs/runs.md): 0 done, 2 a bad option or a class list that does not fit the
+labels, or ``--out-dir`` in use by another run, 3 ``--out-dir`` cannot be written, 128 + N
+stopped by signal N (the tables of the subsets finished before are complete).
 """
 import argparse
 import csv
 import glob
+import io
 import json
-import os
 import os.path as osp
 import sys
 
@@ -29,29 +33,54 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from samrs_mm.fileio import atomic_open  # noqa: E402
+from samrs_mm.runs import (  # noqa: E402
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    OptionError,
+    RunInterrupted,
+    StorageError,
+    ToolArgumentParser,
+    WorkDirBusy,
+    WorkDirLock,
+    as_storage_error,
+    print_error,
+    stop_on_signals,
+)
+from samrs_mm.structures.classes import class_list_from_text  # noqa: E402
+
 SIZE_EDGES = (0, 8, 16, 32, 64, 128, 256, 512)  # bins of sqrt(area) in pixels
 COCO_EDGES = (32 ** 2, 96 ** 2)
 
 
 def parse_args(argv=None):
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ToolArgumentParser(prog=osp.basename(__file__), description=__doc__.split('\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('subsets', nargs='+', help='subset folders (annotate work dirs)')
     parser.add_argument('--out-dir', required=True, help='where the CSV and PNG files go')
-    parser.add_argument('--classes', help="class list of every subset: 'sota', 'sior', 'fast' or comma-separated")
+    parser.add_argument('--classes', help="class list of every subset: 'sota', 'sior', 'fast' or comma-separated "
+                                          "names ('ship,' for the one class ship)")
     parser.add_argument('--label-dir', default='semantic', help='label folder inside a subset')
     parser.add_argument('--no-plots', action='store_true', help='CSV only')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.classes is not None:
+        try:
+            args.classes = class_list_from_text(args.classes)
+        except ValueError as exc:
+            parser.fail(OptionError('--classes', str(exc)))
+    for folder in args.subsets:
+        if not osp.isdir(folder):
+            parser.error(f'subset folder not found: {folder}')
+    return args
 
 
 def subset_classes(folder: str, override=None):
-    """Class names of a subset folder (see the module docstring)."""
+    """Class names of a subset folder (see the module docstring); ``override`` is a SAMRS
+    list name or a list of names (:func:`~samrs_mm.structures.classes.class_list_from_text`)."""
     from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
     if override:
-        if override.lower() in SAMRS_CLASS_LISTS:
-            return list(SAMRS_CLASS_LISTS[override.lower()])
-        return [c.strip() for c in override.split(',') if c.strip()]
+        return list(SAMRS_CLASS_LISTS[override] if isinstance(override, str) else override)
     summary = osp.join(folder, 'summary.json')
     if osp.isfile(summary):
         with open(summary, encoding='utf-8') as f:
@@ -61,7 +90,8 @@ def subset_classes(folder: str, override=None):
     name = osp.basename(osp.normpath(folder)).lower()
     if name in SAMRS_CLASS_LISTS:
         return list(SAMRS_CLASS_LISTS[name])
-    raise SystemExit(f'error: {folder}: no summary.json with classes; pass --classes')
+    raise OptionError('--classes', f'{folder} has no summary.json with classes and is not named after a '
+                      'SAMRS subset: give its class list', 'sota, sior, fast or comma-separated names')
 
 
 def count_pixels(folder: str, label_dir: str, num_classes: int):
@@ -74,12 +104,13 @@ def count_pixels(folder: str, label_dir: str, num_classes: int):
                      mininterval=1.0, disable=len(paths) < 100):
         with Image.open(path) as img:
             if img.mode not in ('L', 'P'):
-                raise SystemExit(f'error: {path}: label PNGs must be 8-bit single channel, got mode {img.mode}')
+                raise OptionError('--label-dir', f'{path}: label PNGs must be 8-bit single channel, got mode '
+                                  f'{img.mode}')
             counts += np.bincount(np.asarray(img).reshape(-1), minlength=256)
     unknown = int(counts[num_classes:255].sum())
     if unknown:
-        raise SystemExit(f'error: {folder}/{label_dir}: {unknown} pixels hold values >= {num_classes} '
-                         f'(the class list has {num_classes} classes); wrong --classes?')
+        raise OptionError('--classes', f'{folder}/{label_dir}: {unknown} pixels hold values >= {num_classes} '
+                          f'(the class list has {num_classes} classes); wrong --classes?')
     return counts[:num_classes], int(counts[255]), len(paths)
 
 
@@ -96,6 +127,9 @@ def instance_areas(folder: str, classes):
                 data = json.load(f)
             for obj in data['objects']:
                 if obj['area'] > 0:
+                    if obj['class_name'] not in index:
+                        raise OptionError('--classes', f'{path}: class {obj["class_name"]!r} is not in the '
+                                          f'{len(classes)}-class list; wrong --classes?')
                     labels.append(index[obj['class_name']])
                     areas.append(obj['area'])
     elif osp.isfile(osp.join(folder, 'annotations.json')):
@@ -130,11 +164,19 @@ def size_histogram(areas: np.ndarray):
 
 
 def write_csv(path: str, header, rows) -> None:
-    """Write rows to a CSV file."""
-    with open(path, 'w', newline='', encoding='utf-8') as f:
+    """Write rows to a CSV file (atomically: a kill never leaves half a table)."""
+    with atomic_open(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f, lineterminator='\n')
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def save_figure(fig, path: str) -> None:
+    """Save a matplotlib figure as PNG, atomically."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=120)
+    with atomic_open(path, 'wb') as handle:
+        handle.write(buffer.getvalue())
 
 
 def plot_classes(path: str, name: str, classes, pixels, instances) -> None:
@@ -157,7 +199,7 @@ def plot_classes(path: str, name: str, classes, pixels, instances) -> None:
         ax.set_xlabel(f'{label} (log)')
         ax.set_title(f'{name}: {label} per class')
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -178,21 +220,47 @@ def plot_sizes(path: str, histograms) -> None:
     ax.legend()
     ax.set_title('Mask size distribution')
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
 
 
 def main(argv=None) -> int:
-    """Compute and write the statistics of every subset."""
+    """Compute and write the statistics of every subset; return the exit status (module docstring)."""
     args = parse_args(argv)
-    os.makedirs(args.out_dir, exist_ok=True)
+    try:
+        classes = {folder: subset_classes(folder, args.classes) for folder in args.subsets}
+    except OptionError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    done = []
+    with stop_on_signals():
+        try:
+            with WorkDirLock(args.out_dir):
+                return _run(args, classes, done)
+        except WorkDirBusy as exc:
+            print_error(str(exc))
+            return EXIT_USAGE
+        except OptionError as exc:
+            print_error(str(exc))
+            return EXIT_USAGE
+        except RunInterrupted as exc:
+            finished = ', '.join(done) or 'none'
+            print(f'[dataset_stats] {exc} after {len(done)} of {len(args.subsets)} subsets ({finished} complete); '
+                  'rerun the same command', file=sys.stderr)
+            return exc.exit_status
+        except (StorageError, OSError) as exc:
+            storage = as_storage_error(exc, folder=args.out_dir)
+            if storage is None:
+                raise
+            print_error(str(storage))
+            return EXIT_STORAGE
+
+
+def _run(args, classes_of, done) -> int:
     histograms = {}
     for folder in args.subsets:
-        if not osp.isdir(folder):
-            print(f'error: subset folder not found: {folder}', file=sys.stderr)
-            return 2
         name = osp.basename(osp.normpath(folder))
-        classes = subset_classes(folder, args.classes)
+        classes = classes_of[folder]
         pixels, unlabeled, n_images = count_pixels(folder, args.label_dir, len(classes))
         labels, areas = instance_areas(folder, classes)
         instances = None if labels is None else np.bincount(labels, minlength=len(classes))
@@ -213,6 +281,7 @@ def main(argv=None) -> int:
                       ('bin', 'sqrt_area_from', 'sqrt_area_to', 'masks', 'share'), histogram)
             if not args.no_plots:
                 plot_sizes(osp.join(args.out_dir, f'{name}_fig6_mask_sizes.png'), {name: histogram})
+        done.append(name)
         print(f'[dataset_stats] {name}: {n_images} label images, {int(pixels.sum())} labelled pixels '
               f'({unlabeled} unlabeled), '
               f'{"no instance files" if labels is None else f"{len(labels)} instances"} -> {args.out_dir}')

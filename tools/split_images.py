@@ -14,9 +14,12 @@ Examples::
     # Any reader through a config file holding source=dict(type=..., ...) [and split=dict(...)]
     python tools/split_images.py --config my_split.py --out-dir out/
 
-Rerunning the same command resumes: finished images are skipped. The exit status is 1 when
-any image could not be split (they are listed at the end and in split_summary.json).
-See docs/sources.md.
+Rerunning the same command resumes: finished images are skipped. Exit status (docs/runs.md):
+0 every image split, 1 some image could not be split (listed at the end and in
+split_summary.json), 2 the run could not start (bad option, images with one file stem,
+output folder in use by another run; nothing written), 3 the output folder cannot be
+written (disk full, read-only), 128 + N stopped by signal N (143 SIGTERM, 130 SIGINT).
+See docs/patches.md.
 """
 import argparse
 import os.path as osp
@@ -26,13 +29,27 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from samrs_mm.fileio import SettingsMismatch  # noqa: E402
 from samrs_mm.patches import PRESETS, PatchSettings, crop_dataset  # noqa: E402
-from samrs_mm.sources import SOURCES, build_source  # noqa: E402
+from samrs_mm.runs import (  # noqa: E402
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    OptionError,
+    RunInterrupted,
+    StorageError,
+    ToolArgumentParser,
+    WorkDirBusy,
+    WorkDirLock,
+    as_storage_error,
+    print_error,
+    stop_on_signals,
+)
+from samrs_mm.sources import SOURCES, build_source, duplicate_stems, duplicate_stems_message  # noqa: E402
+from samrs_mm.structures.classes import class_list_from_text  # noqa: E402
 
 
 def parse_args(argv=None):
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ToolArgumentParser(prog=osp.basename(__file__), description=__doc__.split('\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     src = parser.add_argument_group('source dataset')
     src.add_argument('--config', help='python/json/yaml config with source=dict(type=..., ...) '
                      'and optionally split=dict(...) (mmengine Config)')
@@ -41,7 +58,8 @@ def parse_args(argv=None):
     src.add_argument('--ann-file', help='annotation file (coco)')
     src.add_argument('--img-dir', help='image folder (default: the reader\'s usual place)')
     src.add_argument('--split-file', help='file listing the image stems to split')
-    src.add_argument('--class-list', help="'sota', 'sior', 'fast' or comma-separated names")
+    src.add_argument('--class-list', help="'sota', 'sior', 'fast' or comma-separated class names "
+                     "('ship,' for the one class ship)")
     src.add_argument('--skip-unknown', action='store_true', help='skip objects of unknown classes')
     src.add_argument('--lenient', action='store_true',
                      help='skip and count bad objects / images instead of failing them')
@@ -68,11 +86,19 @@ def parse_args(argv=None):
                      help='write imagesource/gsd as header lines of the label files (mmrotate 1.x '
                      'cannot read those; by default they go to label_meta/<name>.json)')
     run = parser.add_argument_group('run')
-    run.add_argument('--nproc', type=int, default=1, help='worker processes')
+    run.add_argument('--nproc', type=int, default=1, help='worker processes (>= 1)')
     run.add_argument('--no-resume', action='store_true',
                      help='re-split images that have a manifest already')
     run.add_argument('--no-progress', action='store_true', help='hide the progress bar')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.nproc < 1:
+        parser.error(f'--nproc: got {args.nproc}; valid: an int >= 1')
+    if args.class_list is not None:
+        try:
+            args.class_list = class_list_from_text(args.class_list)
+        except ValueError as exc:
+            parser.fail(OptionError('--class-list', str(exc)))
+    return args
 
 
 def source_config(args) -> dict:
@@ -80,9 +106,13 @@ def source_config(args) -> dict:
     cfg, split_cfg = {}, {}
     if args.config:
         from mmengine.config import Config
-        loaded = Config.fromfile(args.config)
+        try:
+            loaded = Config.fromfile(args.config)
+        except Exception as exc:  # noqa: BLE001 - any parse error of the file is an option error
+            raise OptionError('--config', f'cannot load {args.config} ({exc})') from None
         if 'source' not in loaded:
-            sys.exit(f'error: {args.config} has no "source" dict')
+            raise OptionError('--config', f'{args.config} has no "source" dict',
+                              "a file with source=dict(type=..., ...)")
         cfg = dict(loaded['source'])
         split_cfg = dict(loaded.get('split', {}))
     if args.source:
@@ -91,13 +121,13 @@ def source_config(args) -> dict:
         if getattr(args, key):
             cfg[key] = getattr(args, key)
     if args.class_list:
-        names = args.class_list.split(',')
-        cfg['class_list'] = names[0] if len(names) == 1 else names
+        cfg['class_list'] = args.class_list
     for key in ('skip_unknown', 'lenient', 'allow_empty'):
         if getattr(args, key):
             cfg[key] = True
     if 'type' not in cfg:
-        sys.exit('error: give --source or a --config with source=dict(type=...)')
+        raise OptionError('--source', 'not given', f'{", ".join(sorted(SOURCES))}, or a --config with '
+                          'source=dict(type=...)')
     return cfg, split_cfg
 
 
@@ -118,27 +148,60 @@ def split_settings(args, split_cfg: dict) -> PatchSettings:
 
 
 def main(argv=None) -> int:
-    """Run the split; return the exit status (1 when an image could not be split)."""
+    """Run the split; return the exit status (module docstring)."""
     args = parse_args(argv)
-    cfg, split_cfg = source_config(args)
+    with stop_on_signals():
+        try:
+            return _run(args)
+        except RunInterrupted as exc:  # outside crop_dataset, which handles its own stops
+            print(f'{exc}; finished images are kept, rerun the same command', file=sys.stderr)
+            return exc.exit_status
+
+
+def _run(args) -> int:
     try:
+        cfg, split_cfg = source_config(args)
         settings = split_settings(args, split_cfg)
         source = build_source(cfg)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    print(f'{cfg["type"]}: {len(source)} images -> {args.out_dir} '
-          f'({settings.patch_size}x{settings.patch_size}, gap {settings.gap}, {settings.window_rule} windows, '
-          f'rates {list(settings.rates)}, iof >= {settings.iof_thr}, {args.nproc} processes)')
+        source.classes  # noqa: B018  (a bad class list fails here, before any work)
+        clashes = duplicate_stems(source)
+        if clashes:
+            raise ValueError(duplicate_stems_message(clashes))
+    except (ValueError, KeyError, TypeError, FileNotFoundError) as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    lock = WorkDirLock(args.out_dir)
     try:
-        summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
-                               resume=not args.no_resume, progress=not args.no_progress)
-    except SettingsMismatch as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
+        lock.acquire()
+    except WorkDirBusy as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    except StorageError as exc:
+        print_error(str(exc))
+        return EXIT_STORAGE
+    try:
+        print(f'{cfg["type"]}: {len(source)} images -> {args.out_dir} '
+              f'({settings.patch_size}x{settings.patch_size}, gap {settings.gap}, {settings.window_rule} windows, '
+              f'rates {list(settings.rates)}, iof >= {settings.iof_thr}, {args.nproc} processes)')
+        try:
+            summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
+                                   resume=not args.no_resume, progress=not args.no_progress)
+        except SettingsMismatch as exc:  # the folder was cut with other settings
+            print_error(str(exc))
+            return EXIT_USAGE
+        except OSError as exc:
+            storage = as_storage_error(exc, folder=args.out_dir)
+            if storage is None:
+                raise
+            print_error(str(storage))
+            return EXIT_STORAGE
+    finally:
+        lock.release()
     print(summary.report())
+    if summary.stopped is not None and summary.stopped['reason'] == 'storage':
+        print_error(summary.stopped['detail'])
     print(f'summary written to {osp.join(args.out_dir, "split_summary.json")}')
-    return 0 if summary.ok else 1
+    return summary.exit_status
 
 
 if __name__ == '__main__':

@@ -72,7 +72,14 @@ class AnnotateRequest:
 
 
 class AnnotationBackend:
-    """Base of the labelling backends: config in, one :class:`ObjectMask` per instance out."""
+    """Base of the labelling backends: config in, one :class:`ObjectMask` per instance out.
+
+    A backend that decodes prompts in batches sets ``sizer`` to its
+    :class:`~samrs_mm.annotate.batch_size.PromptBatchSizer`; the runner then decides an
+    ``'auto'`` size once per work dir and keeps it for resumes and other ranks.
+    """
+
+    sizer = None
 
     def __init__(self, cfg: dict) -> None:
         self.cfg = cfg

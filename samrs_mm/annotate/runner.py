@@ -17,10 +17,22 @@ plus ``splits``) and ``runner`` (workers, failure policy). What it guarantees:
   use it) or failed (error naming the file); failures never stop the other images unless
   ``fail_fast``. ``summary.json`` holds only what the finished labels determine (identical
   after a resume); timings and per-run counts go to ``logs/``.
+* **Stops.** A run stopped early (a stop signal, a full or read-only disk, ``fail_fast``)
+  keeps every finished image, removes its temporary files and writes a ``summary.json`` that
+  says why it stopped and how many images it did not reach; ``RunSummary.stopped`` carries
+  the tool's exit status (:mod:`samrs_mm.runs`).
+* **One prompt batch size.** With ``prompt_batch_size='auto'`` the size is measured once per
+  work dir on a throw-away pass and kept in ``prompt_batch_size/``
+  (:class:`~samrs_mm.annotate.batch_size.BatchSizeStore`); every rank and every resume reads
+  it, so the files never depend on timing, on the number of ranks or on where a run resumed.
+* **Unique names.** Two source images with one file stem would overwrite each other's
+  labels: they are refused before any work, both named.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -29,12 +41,25 @@ import shutil
 import sys
 import time
 import traceback
+import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from ..runs import (
+    EXIT_FAILED,
+    RunInterrupted,
+    StorageError,
+    as_storage_error,
+    init_worker,
+    interrupted_stop,
+    stop_record,
+    stop_worker_processes,
+    storage_stop,
+)
+from .batch_size import BatchSizeStore
 from .writers import TMP_DIR_NAME, AtomicFiles, LabelWriter, merge_annotations, read_instances
 
 __all__ = ['sam_weights_problem', 'AnnotateConfigError', 'ItemOutcome', 'RunSummary', 'AnnotateRunner',
@@ -49,6 +74,10 @@ RUNNER_DEFAULTS: Dict[str, Any] = dict(
     stretch=(2.0, 98.0),    # percentile stretch of non-8-bit rasters (load_image)
     bands=None,             # 1-based bands of multi-band rasters (load_image)
 )
+# Folder of the work dir that keeps the prompt batch sizes 'auto' decided.
+BATCH_SIZE_DIR = 'prompt_batch_size'
+# Seconds rank 0 of a stopped multi-rank run waits for the other ranks' accounts.
+_STOPPED_SHARD_WAIT = 5.0
 WRITER_DEFAULTS: Dict[str, Any] = dict(
     overlap='small_on_top', ignore_index=255, copy_images=None, color=True, geotiff=True,
     image_root=None, palette=None, splits=None,
@@ -106,6 +135,8 @@ class RunSummary:
     failures: List[dict] = field(default_factory=list)
     work_dir: str = ''
     read_stats: dict = field(default_factory=dict)   # what the source skipped (rank 0)
+    not_reached: int = 0                             # images a stopped run did not get to
+    stopped: Optional[dict] = None                   # why the run stopped early (reason, detail, exit_status)
 
     @property
     def objects_per_second(self) -> float:
@@ -114,14 +145,24 @@ class RunSummary:
 
     @property
     def complete(self) -> bool:
-        """True when no image failed."""
-        return self.failed == 0
+        """True when the run reached every image and none failed."""
+        return self.failed == 0 and self.stopped is None
+
+    @property
+    def exit_status(self) -> int:
+        """The tool's exit status (docs/runs.md): the stop's, else 1 when an image failed, else 0."""
+        if self.stopped is not None:
+            return int(self.stopped['exit_status'])
+        return EXIT_FAILED if self.failed else 0
 
     def line(self) -> str:
         """One-line human summary."""
-        return (f'images {self.images} | labelled {self.labelled} (this run {self.labelled_now}, '
+        text = (f'images {self.images} | labelled {self.labelled} (this run {self.labelled_now}, '
                 f'resumed {self.resumed}) | objects {self.objects} | empty masks {self.empty_masks} | '
                 f'skipped {self.skipped} | failed {self.failed} | {self.objects_per_second:.1f} objects/s')
+        if self.stopped is not None:
+            text += f' | not reached {self.not_reached} ({self.stopped["detail"]})'
+        return text
 
 
 def _plain(obj):
@@ -274,6 +315,14 @@ def _identity_collate(items):
     return items
 
 
+class _FailFast(Exception):
+    """``fail_fast``: the first failed image stops the run."""
+
+
+def _config_problem(key: str, value, valid: str) -> AnnotateConfigError:
+    return AnnotateConfigError(f'{key}: got {value!r}; valid: {valid}')
+
+
 class AnnotateRunner:
     """Labels the images of one source into a work dir (see the module docstring).
 
@@ -283,10 +332,16 @@ class AnnotateRunner:
         engine: an already built engine (tests, notebooks); else built from ``cfg['engine']``
             when the first image needs labelling.
         barrier: callable that waits for every rank (required when ``world_size > 1``).
+        run_id: the same string on every rank of one run (marks its shard accounts); drawn
+            at random when not given.
+
+    The tools hold the work dir's :class:`~samrs_mm.runs.WorkDirLock` and turn stop signals
+    into :class:`~samrs_mm.runs.RunInterrupted` (:func:`~samrs_mm.runs.stop_on_signals`);
+    code calling :meth:`run` directly may do the same.
     """
 
     def __init__(self, cfg: dict, rank: int = 0, world_size: int = 1, engine=None, barrier=None,
-                 log=print) -> None:
+                 log=print, run_id: Optional[str] = None) -> None:
         cfg = _plain(dict(cfg))
         unknown = sorted(set(cfg) - {'source', 'engine', 'writer', 'runner', 'work_dir'})
         if unknown:
@@ -298,6 +353,7 @@ class AnnotateRunner:
         self.cfg = cfg
         self.work_dir = cfg['work_dir']
         self.runner_cfg = self._with_defaults('runner', RUNNER_DEFAULTS)
+        self._check_runner_values()
         self.writer_cfg = self._with_defaults('writer', WRITER_DEFAULTS)
         self.engine_cfg = dict(cfg['engine'])
         if str(self.engine_cfg.get('checkpoint')).strip() in ('', 'none', 'None'):
@@ -308,9 +364,17 @@ class AnnotateRunner:
             raise ValueError('a distributed run needs a barrier callable')
         self.barrier = barrier or (lambda: None)
         self.log = log
+        self.run_id = run_id or uuid.uuid4().hex[:12]
         self._engine = engine
         self.source = self._build_source()
-        self.classes = tuple(self.source.classes)
+        try:
+            self.classes = tuple(self.source.classes)
+        except ValueError as exc:
+            raise AnnotateConfigError(f'source.class_list: {exc}') from None
+        from ..sources import duplicate_stems, duplicate_stems_message
+        clashes = duplicate_stems(self.source)
+        if clashes:
+            raise AnnotateConfigError(duplicate_stems_message(clashes))
         writer_kwargs = {k: v for k, v in self.writer_cfg.items() if k != 'splits'}
         if writer_kwargs.get('image_root') is None and not writer_kwargs.get('copy_images'):
             writer_kwargs['image_root'] = self._default_image_root()
@@ -331,6 +395,9 @@ class AnnotateRunner:
         full_engine = dict(ENGINE_DEFAULTS)
         full_engine.update({k: v for k, v in self.engine_cfg.items() if k != 'type'})
         self.fingerprint = settings_fingerprint(full_engine, self.writer_cfg, self.classes)
+        self._stems: Dict[str, str] = {}      # file stem -> image, of the images this process saw
+        self._sizes_read = False              # prompt batch sizes of the work dir adopted
+        self._published: set = set()          # prompt kinds whose size the work dir records
 
     # ---- construction ---------------------------------------------------------------------
     def _with_defaults(self, key: str, defaults: Dict[str, Any]) -> Dict[str, Any]:
@@ -342,10 +409,41 @@ class AnnotateRunner:
         merged.update(given)
         return merged
 
+    def _check_runner_values(self) -> None:
+        """Refuse runner values that would fail deep inside torch or numpy later."""
+        cfg = self.runner_cfg
+
+        def is_int(v):
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        if not is_int(cfg['num_workers']) or cfg['num_workers'] < 0:
+            raise _config_problem('runner.num_workers', cfg['num_workers'], 'an int >= 0')
+        for key in ('fail_fast', 'progress'):
+            if not isinstance(cfg[key], bool):
+                raise _config_problem(f'runner.{key}', cfg[key], 'True or False')
+        timeout = cfg['dist_timeout']
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            raise _config_problem('runner.dist_timeout', timeout, 'seconds > 0')
+        stretch = cfg['stretch']
+        if (not isinstance(stretch, (list, tuple)) or len(stretch) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in stretch)
+                or not 0 <= stretch[0] < stretch[1] <= 100):
+            raise _config_problem('runner.stretch', stretch, 'two percentiles (low, high), 0 <= low < high <= 100')
+        bands = cfg['bands']
+        if bands is not None and (not isinstance(bands, (list, tuple)) or not bands
+                                  or not all(is_int(b) and b >= 1 for b in bands)):
+            raise _config_problem('runner.bands', bands, 'None or a list of 1-based band numbers')
+
     def _build_source(self):
         from ..sources import build_source
+        from ..sources.class_maps import resolve_class_list
+        source_cfg = dict(self.cfg['source'])
         try:
-            return build_source(dict(self.cfg['source']))
+            resolve_class_list(source_cfg.get('class_list'))
+        except ValueError as exc:
+            raise AnnotateConfigError(f'source.class_list: {exc}') from None
+        try:
+            return build_source(source_cfg)
         except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
             raise AnnotateConfigError(f'source config {self.cfg["source"]}: {exc}') from None
 
@@ -381,51 +479,101 @@ class AnnotateRunner:
         """Source indices this rank labels."""
         return list(range(self.rank, len(self.source), self.world_size))
 
+    def _tmp_dir(self) -> str:
+        return osp.join(self.work_dir, TMP_DIR_NAME, f'pid{os.getpid()}')
+
+    def _shard_path(self, rank: int) -> str:
+        return osp.join(self.work_dir, TMP_DIR_NAME, 'shards', f'rank{rank}.json')
+
     def run(self) -> RunSummary:
-        """Label this rank's shard, wait for all ranks, merge on rank 0; return the summary."""
+        """Label this rank's shard, wait for all ranks, merge on rank 0; return the summary.
+
+        A run stopped early (``summary.stopped``) keeps its finished images and writes a
+        summary saying why (rank 0); it does not rebuild ``annotations.json``.
+        """
         start = time.perf_counter()
-        os.makedirs(self.work_dir, exist_ok=True)
-        outcomes = self._label_shard()
+        try:
+            os.makedirs(self.work_dir, exist_ok=True)
+        except OSError as exc:
+            raise (as_storage_error(exc, self.work_dir) or exc) from None
+        outcomes, stop = self._label_shard()
         seconds = time.perf_counter() - start
-        files = AtomicFiles(osp.join(self.work_dir, TMP_DIR_NAME, f'pid{os.getpid()}'))
-        shard_path = osp.join(self.work_dir, TMP_DIR_NAME, 'shards', f'rank{self.rank}.json')
-        files.write_json(shard_path, dict(world_size=self.world_size, seconds=seconds,
-                                          outcomes=[asdict(o) for o in outcomes]))
-        self.barrier()
-        summary = RunSummary(work_dir=self.work_dir)
+        files = AtomicFiles(self._tmp_dir())
+        try:
+            return self._after_labelling(outcomes, stop, seconds, files)
+        except (RunInterrupted, KeyboardInterrupt) as exc:  # while writing the accounts or merging
+            return self._finish_stopped(outcomes, interrupted_stop(exc), seconds, files)
+
+    def _after_labelling(self, outcomes: List[ItemOutcome], stop: Optional[dict], seconds: float,
+                         files: AtomicFiles) -> RunSummary:
+        """Write this rank's account, wait for the others, merge on rank 0 (or finish a stopped run)."""
+        try:
+            files.write_json(self._shard_path(self.rank), dict(
+                run_id=self.run_id, world_size=self.world_size, seconds=seconds, stopped=stop,
+                outcomes=[asdict(o) for o in outcomes]))
+        except OSError as exc:
+            storage = as_storage_error(exc, self._shard_path(self.rank), self.work_dir)
+            if storage is None:
+                raise
+            stop = stop or storage_stop(storage)
+        if stop is None:
+            stop = self._wait_for_ranks()
+        if stop is not None:
+            return self._finish_stopped(outcomes, stop, seconds, files)
+        summary = None
         if self.rank == 0:
-            summary = self._merge(files)
-        self.barrier()
+            try:
+                summary = self._merge(files)
+            except OSError as exc:
+                storage = as_storage_error(exc, folder=self.work_dir)
+                if storage is None:
+                    raise
+                stop = storage_stop(storage)
+        self._wait_for_ranks()
+        if stop is not None:
+            return self._finish_stopped(outcomes, stop, seconds, files)
         if self.rank != 0:
             summary = self._local_summary(outcomes, seconds)
         return summary
 
-    def _label_shard(self) -> List[ItemOutcome]:
+    def _wait_for_ranks(self) -> Optional[dict]:
+        """The barrier; a stop record when it was interrupted or another rank is gone."""
+        try:
+            self.barrier()
+        except (RunInterrupted, KeyboardInterrupt) as exc:
+            return interrupted_stop(exc)
+        except Exception as exc:  # noqa: BLE001 - gloo raises when a peer's connection closes
+            return stop_record('rank_lost', f'another process of this run ended early ({type(exc).__name__}: '
+                                f'{exc})', EXIT_FAILED)
+        return None
+
+    def _label_shard(self) -> Tuple[List[ItemOutcome], Optional[dict]]:
+        """Label this rank's images; return their outcomes and why the run stopped early (or None)."""
         indices = self.shard_indices()
         dataset = _ShardDataset(self.source, indices, self.writer, self.fingerprint,
                                 self.runner_cfg['stretch'], self.runner_cfg['bands'])
         batch = int(self.engine_cfg.get('image_batch_size', 1) or 1)
         workers = int(self.runner_cfg['num_workers'])
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=False, num_workers=workers,
-                                             collate_fn=_identity_collate,
-                                             prefetch_factor=4 if workers > 0 else None)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=batch, shuffle=False, num_workers=workers, collate_fn=_identity_collate,
+            prefetch_factor=4 if workers > 0 else None,
+            # Workers die with this process, whatever ends it (no orphans after kill -9).
+            worker_init_fn=functools.partial(init_worker, os.getpid()) if workers > 0 else None)
         outcomes: List[ItemOutcome] = []
+        stop: Optional[dict] = None
         bar = self._progress(len(indices))
         objects = 0
+        batches = None
         try:
-            for items in loader:
+            batches = iter(loader)
+            for items in batches:
                 todo = []
                 for item in items:
-                    if item.status == 'todo':
+                    outcome = self._stem_clash(item)
+                    if outcome is None and item.status == 'todo':
                         todo.append(item)
                         continue
-                    outcome = ItemOutcome(index=item.index, status=item.status,
-                                          stem=item.record.stem if item.record is not None else '',
-                                          file=item.file, error=item.error, stats=item.stats)
-                    if item.status == 'resumed':
-                        data = read_instances(self.writer.instances_path(outcome.stem))
-                        outcome.objects = len(data['objects'])
-                        outcome.empty_masks = sum(1 for o in data['objects'] if o['area'] == 0)
+                    outcome = outcome or self._outcome_of(item)
                     outcomes.append(outcome)
                     self._check_fail_fast(outcome)
                 for outcome in self._label_items(todo):
@@ -435,10 +583,48 @@ class AnnotateRunner:
                 if bar is not None:
                     bar.update(len(items))
                     bar.set_postfix(objects=objects, refresh=False)
+        except (RunInterrupted, KeyboardInterrupt) as exc:
+            stop = interrupted_stop(exc)
+        except StorageError as exc:
+            stop = storage_stop(exc)
+        except _FailFast as exc:
+            stop = stop_record('fail_fast', str(exc), EXIT_FAILED)
         finally:
             if bar is not None:
                 bar.close()
-        return outcomes
+            if stop is not None:
+                stop_worker_processes()
+            shutdown = getattr(batches, '_shutdown_workers', None)
+            if shutdown is not None:
+                shutdown()
+        return outcomes, stop
+
+    def _outcome_of(self, item: _LoadedItem) -> ItemOutcome:
+        """The outcome of an image the worker already settled (resumed, skipped, failed)."""
+        outcome = ItemOutcome(index=item.index, status=item.status,
+                              stem=item.record.stem if item.record is not None else '',
+                              file=item.file, error=item.error, stats=item.stats)
+        if item.status == 'resumed':
+            data = read_instances(self.writer.instances_path(outcome.stem))
+            outcome.objects = len(data['objects'])
+            outcome.empty_masks = sum(1 for o in data['objects'] if o['area'] == 0)
+        return outcome
+
+    def _stem_clash(self, item: _LoadedItem) -> Optional[ItemOutcome]:
+        """A failed outcome when another image of this run already has ``item``'s file stem.
+
+        The sources are checked for such images before the run; this catches the ones only
+        their annotation reveals (a VOC ``<filename>`` naming another image).
+        """
+        if item.record is None or item.status not in ('todo', 'resumed'):
+            return None
+        stem, path = item.record.stem, item.record.image_path
+        other = self._stems.setdefault(stem, path)
+        if osp.abspath(other) == osp.abspath(path):
+            return None
+        return ItemOutcome(index=item.index, status='failed', file=path, stats=item.stats,
+                           error=f'{path}: its labels would overwrite those of {other} (same file stem '
+                                 f'{stem!r}); give images unique names')
 
     def _progress(self, total: int):
         if not self.runner_cfg['progress'] or self.rank != 0:
@@ -451,36 +637,40 @@ class AnnotateRunner:
         if outcome.status == 'failed':
             self.log(f'[samrs_annotate] failed: {outcome.error}')
             if self.runner_cfg['fail_fast']:
-                raise RuntimeError(f'image #{outcome.index} failed (fail_fast): {outcome.error}')
+                raise _FailFast(f'stopped at the first failed image (fail_fast): {outcome.error.splitlines()[0]}')
 
-    def _label_items(self, items: List[_LoadedItem]) -> List[ItemOutcome]:
-        """Label a group of decoded images; a failing group is retried image by image."""
+    def _label_items(self, items: List[_LoadedItem]) -> Iterator[ItemOutcome]:
+        """Label a group of decoded images, yielding each outcome as its files are written;
+        a failing group is retried image by image. A full or read-only disk raises
+        :class:`~samrs_mm.runs.StorageError` (every later image would fail the same way)."""
         if not items:
-            return []
+            return
         from .backend import AnnotateRequest
         requests = [AnnotateRequest(image=it.image, instances=it.record.instances, source=it.record.source,
                                     name=it.record.image_path) for it in items]
-        engine = self.engine
         try:
-            results = list(engine.annotate_many(requests))
+            results = self._annotate(requests)
+        except StorageError:
+            raise
         except Exception as exc:  # noqa: BLE001
             if len(items) == 1:
-                return [self._failed(items[0], exc)]
+                yield self._failed(items[0], exc)
+                return
             # One bad image must not fail its batch neighbours.
-            out: List[ItemOutcome] = []
             for it in items:
-                out.extend(self._label_items([it]))
-            return out
-        out = []
+                yield from self._label_items([it])
+            return
         for item, masks in zip(items, results):
             try:
                 result = self.writer.write(item.record, masks, self.fingerprint, image=item.image)
             except Exception as exc:  # noqa: BLE001
-                out.append(self._failed(item, exc))
+                storage = as_storage_error(exc, folder=self.work_dir)
+                if storage is not None:
+                    raise storage from exc
+                yield self._failed(item, exc)
                 continue
-            out.append(ItemOutcome(index=item.index, status='labelled', stem=result.stem,
-                                   objects=result.objects, empty_masks=result.empty_masks, stats=item.stats))
-        return out
+            yield ItemOutcome(index=item.index, status='labelled', stem=result.stem, objects=result.objects,
+                              empty_masks=result.empty_masks, stats=item.stats)
 
     @staticmethod
     def _failed(item: _LoadedItem, exc: BaseException) -> ItemOutcome:
@@ -492,14 +682,101 @@ class AnnotateRunner:
         return ItemOutcome(index=item.index, status='failed', stem=item.record.stem if item.record else '',
                            file=item.record.image_path if item.record else '', error=text, stats=item.stats)
 
+    # ---- one prompt batch size per work dir -------------------------------------------------
+    def _auto_sizer(self):
+        """The backend's shared prompt batch sizer when it measures (``'auto'``), else None."""
+        sizer = getattr(getattr(self.engine, 'backend', None), 'sizer', None)
+        return sizer if getattr(sizer, 'measuring', False) else None
+
+    @property
+    def batch_size_store(self) -> BatchSizeStore:
+        """Where this work dir keeps the prompt batch sizes (per settings and device type)."""
+        device = str(getattr(self.engine, 'cfg', {}).get('device') or self.engine_cfg.get('device') or 'cpu')
+        return BatchSizeStore(osp.join(self.work_dir, BATCH_SIZE_DIR), f'{self.fingerprint}-{device.split(":")[0]}')
+
+    def _annotate(self, requests: list) -> List[list]:
+        """The engine's masks of ``requests``, every prompt batch of a size decided for this work dir.
+
+        With ``prompt_batch_size='auto'`` a size measured on the real work would make these
+        masks depend on timing; so the size is decided first on a throw-away pass
+        (:meth:`_calibrate`) or read from the work dir, and a pass that still met an
+        undecided prompt kind is decided and done again.
+        """
+        engine = self.engine
+        sizer = self._auto_sizer()
+        if sizer is None:
+            return list(engine.annotate_many(requests))
+        if not self._sizes_read:
+            self._sizes_read = True
+            self._adopt_stored_sizes(sizer)
+        if not sizer.decisions():
+            self._calibrate(sizer, requests)
+        for _ in range(3):
+            before = sizer.provisional
+            results = list(engine.annotate_many(requests))
+            if sizer.provisional == before:
+                return results
+            self._calibrate(sizer, requests)  # a prompt kind met for the first time
+        raise RuntimeError('the prompt batch size could not be decided')
+
+    def _adopt_stored_sizes(self, sizer) -> None:
+        for key, size in self.batch_size_store.load_all().items():
+            if key in self._published:
+                continue
+            self._published.add(key)
+            used = sizer.adopt(key, size)
+            if used != size:
+                self.log(f'[samrs_annotate] the work dir keeps prompt batch size {size} for {key!r} prompts, '
+                         f'more than this device\'s memory budget allows: using {used} (masks of the images '
+                         'labelled from now on may differ from the earlier ones in the last float bits)')
+
+    def _calibrate(self, sizer, requests: list) -> None:
+        """Decide the prompt batch size of every prompt kind ``requests`` use, once per work dir.
+
+        A size another rank or an earlier run kept is adopted; else the sizes are timed on
+        a throw-away pass over the prompts of the request with most objects, repeated
+        until every candidate is timed, and the decision is kept (the first process to
+        record one wins; the others adopt it).
+        """
+        from .backend import AnnotateRequest
+        self._adopt_stored_sizes(sizer)
+        if sizer.decisions() and not sizer.undecided():
+            return
+        with_objects = [r for r in requests if len(r.instances)]
+        if not with_objects:
+            return
+        req = max(with_objects, key=lambda r: len(r.instances))
+        repeat = -(-sizer.calibration_prompts() // len(req.instances))
+        calibration = AnnotateRequest(image=req.image, instances=list(req.instances) * repeat,
+                                      source=req.source, name=req.name)
+        for _ in range(2):
+            list(self.engine.annotate_many([calibration]))  # only the timings count
+            if not sizer.undecided():
+                break
+        sizer.decide_all()
+        store = self.batch_size_store
+        for key, size in sizer.decisions().items():
+            if key in self._published:
+                continue
+            details = dict(seconds_per_prompt={str(k): round(v, 6) for k, v in sorted(sizer.measurements(key).items())},
+                           measured_on=req.name, rank=self.rank)
+            try:
+                kept, mine = store.publish(key, size, details)
+            except OSError as exc:
+                raise (as_storage_error(exc, store.path(key), self.work_dir) or exc) from None
+            self._published.add(key)
+            used = sizer.adopt(key, kept)
+            how = 'measured here' if mine else f'decided by another process (this one measured {size})'
+            self.log(f'[samrs_annotate] prompt batch size {used} for {key!r} prompts, {how}; kept in '
+                     f'{store.path(key)} for resumes and the other ranks')
+
     # ---- merging --------------------------------------------------------------------------
     def _read_shards(self) -> tuple:
         outcomes: List[ItemOutcome] = []
         seconds = 0.0
         self._per_rank = []
         for r in range(self.world_size):
-            path = osp.join(self.work_dir, TMP_DIR_NAME, 'shards', f'rank{r}.json')
-            with open(path, encoding='utf-8') as f:
+            with open(self._shard_path(r), encoding='utf-8') as f:
                 data = json.load(f)
             seconds = max(seconds, float(data['seconds']))
             mine = [ItemOutcome(**o) for o in data['outcomes']]
@@ -588,3 +865,80 @@ class AnnotateRunner:
             failed=sum(o.status == 'failed' for o in outcomes), seconds=seconds,
             failures=[dict(index=o.index, file=o.file, error=o.error) for o in outcomes if o.status == 'failed'],
             work_dir=self.work_dir)
+
+    # ---- a run stopped early ----------------------------------------------------------------
+    def _stopped_reports(self, outcomes: List[ItemOutcome], stop: dict) -> Dict[int, tuple]:
+        """``{rank: (outcomes, stop)}`` of this rank and of the others that wrote their account
+        of this run within a few seconds (they were stopped by the same signal, mostly)."""
+        reports = {self.rank: (outcomes, stop)}
+        deadline = time.monotonic() + (_STOPPED_SHARD_WAIT if self.world_size > 1 else 0.0)
+        waiting = set(range(self.world_size)) - {self.rank}
+        while waiting:
+            for r in sorted(waiting):
+                try:
+                    with open(self._shard_path(r), encoding='utf-8') as f:
+                        data = json.load(f)
+                except (OSError, ValueError):
+                    continue
+                if data.get('run_id') == self.run_id:
+                    reports[r] = ([ItemOutcome(**o) for o in data['outcomes']], data.get('stopped'))
+                    waiting.discard(r)
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        return reports
+
+    def _finish_stopped(self, outcomes: List[ItemOutcome], stop: dict, seconds: float,
+                        files: AtomicFiles) -> RunSummary:
+        """Summary of a run stopped early; rank 0 writes it to ``summary.json`` (best effort:
+        the disk may be full) without rebuilding ``annotations.json``."""
+        shutil.rmtree(self._tmp_dir(), ignore_errors=True)  # this process's temporary files
+        if self.rank != 0:
+            summary = self._local_summary(outcomes, seconds)
+            summary.stopped, summary.not_reached = stop, len(self.shard_indices()) - len(outcomes)
+            return summary
+        reports = self._stopped_reports(outcomes, stop)
+        if stop['reason'] == 'rank_lost':
+            # The rank that ended first says why (a signal, a full disk), when it could.
+            stop = next((s for r, (_, s) in sorted(reports.items()) if r != self.rank and s), stop)
+        everything = sorted((o for mine, _ in reports.values() for o in mine), key=lambda o: o.index)
+        summary = RunSummary(
+            images=len(self.source), labelled=sum(o.has_labels for o in everything),
+            labelled_now=sum(o.status == 'labelled' for o in everything),
+            resumed=sum(o.status == 'resumed' for o in everything),
+            objects=sum(o.objects for o in everything if o.has_labels),
+            objects_now=sum(o.objects for o in everything if o.status == 'labelled'),
+            empty_masks=sum(o.empty_masks for o in everything if o.has_labels),
+            skipped=sum(o.status == 'skipped' for o in everything),
+            failed=sum(o.status == 'failed' for o in everything), seconds=seconds,
+            failures=[dict(index=o.index, file=o.file, error=o.error) for o in everything if o.status == 'failed'],
+            work_dir=self.work_dir, not_reached=len(self.source) - len(everything), stopped=stop)
+        summary.read_stats = _merge_read_stats([o.stats for o in everything], getattr(self.source, 'name', ''))
+        engine_settings = {k: self.engine_cfg.get(k) for k in _FINGERPRINT_ENGINE_KEYS if k in self.engine_cfg}
+        data = dict(
+            complete=False, stopped=stop, images=summary.images, labelled=summary.labelled,
+            objects=summary.objects, empty_masks=summary.empty_masks, skipped=summary.skipped,
+            failed=summary.failed, not_reached=summary.not_reached,
+            rerun='rerun the same command: finished images are kept and skipped',
+            classes=list(self.classes), settings=self.fingerprint, engine=_plain(engine_settings),
+            writer=_plain(self._summary_writer_settings()), source=_plain(self.cfg['source']),
+            read_stats=summary.read_stats, failures=summary.failures,
+            skipped_images=[dict(index=o.index, file=o.file, reason=o.error) for o in everything
+                            if o.status == 'skipped'])
+        if self.world_size > 1:
+            data.update(ranks_reported=sorted(reports),
+                        rank_stops={str(r): s for r, (_, s) in sorted(reports.items()) if s})
+        path = osp.join(self.work_dir, 'summary.json')
+        try:
+            files.write_json(path, data, indent=2)
+            self._write_log(files, summary)
+        except OSError as exc:
+            self.log(f'[samrs_annotate] summary.json not written: {as_storage_error(exc, path) or exc}')
+            # A summary of an earlier run would claim more than is true now.
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        # One process owns the work dir alone: its accounts go too. (Ranks that report late
+        # leave theirs to the next complete run, whose merge clears .tmp.)
+        shutil.rmtree(self._tmp_dir() if self.world_size > 1 else osp.join(self.work_dir, TMP_DIR_NAME),
+                      ignore_errors=True)
+        return summary

@@ -23,6 +23,7 @@ painted in instance order (the later one ends on top).
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -173,16 +174,23 @@ class AtomicFiles:
         """Put a copy (``'copy'``), hard link (``'link'``, copy across devices) or symlink of ``src`` at ``path``."""
         os.makedirs(osp.dirname(path) or '.', exist_ok=True)
         tmp = temp_path(path, self.tmp_dir)
-        if mode == 'symlink':
-            os.symlink(osp.abspath(src), tmp)
-        elif mode == 'link':
-            try:
-                os.link(src, tmp)
-            except OSError:  # other device or no hard links: a copy has the same bytes
+        try:
+            if mode == 'symlink':
+                os.symlink(osp.abspath(src), tmp)
+            elif mode == 'link':
+                try:
+                    os.link(src, tmp)
+                except OSError:  # other device or no hard links: a copy has the same bytes
+                    shutil.copyfile(src, tmp)
+            else:
                 shutil.copyfile(src, tmp)
-        else:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, path)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            if exc.filename2 in (tmp, None) and exc.filename in (tmp, src):
+                exc.filename, exc.filename2 = path, None  # name the file being written
+            raise
 
 
 @dataclass

@@ -4,9 +4,16 @@
 read, skipped when its manifest says it was finished with the same settings, else cut and
 written (:func:`~samrs_mm.patches.write.write_patches`). Bad images do not stop the run: they
 are listed in the summary (``split_summary.json``) and the run's status.
+
+What stops it early (:mod:`samrs_mm.runs`): a stop signal raised as
+:class:`~samrs_mm.runs.RunInterrupted`, or an output folder that cannot be written (disk full,
+read-only). Finished images are kept, the workers are ended at once (and die with the
+parent in any case), and the summary says why the run stopped and what it did not reach.
+Two images with one file stem are refused before any work (their patches would collide).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import os.path as osp
@@ -16,6 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..fileio import atomic_write, claim_settings, load_record
+from ..runs import (
+    EXIT_FAILED,
+    EXIT_STORAGE,
+    RunInterrupted,
+    as_storage_error,
+    init_worker,
+    interrupted_stop,
+    stop_record,
+)
+from ..sources.base import duplicate_stems, duplicate_stems_message
 from ..sources.errors import ReadStats
 from ..structures.errors import AnnotationError
 from .crop import PatchSettings
@@ -34,6 +51,11 @@ def _init_worker(source, out_dir: str, settings: PatchSettings, resume: bool) ->
     # Do not touch OpenCV's thread settings here: cv2.setNumThreads() in a forked child
     # joins the parent's (absent) pool threads and hangs.
     _WORKER.update(source=source, out_dir=out_dir, settings=settings, resume=resume)
+
+
+def _init_pool_worker(parent_pid: int, *args) -> None:
+    init_worker(parent_pid, obey_sigterm=True)  # dies with the parent; Pool.terminate stops it
+    _init_worker(*args)
 
 
 def _crop_one(index: int) -> Dict[str, Any]:
@@ -60,7 +82,11 @@ def _crop_one(index: int) -> Dict[str, Any]:
     except AnnotationError as exc:
         result.update(error=str(exc))
     except Exception as exc:  # a bug or an I/O failure: report it, keep the other images going
-        result.update(error=f'{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}')
+        storage = as_storage_error(exc, folder=out_dir)
+        if storage is not None:  # every later image would fail the same way: the run stops
+            result.update(status='storage', error=str(storage))
+        else:
+            result.update(error=f'{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}')
     return result
 
 
@@ -77,14 +103,25 @@ class CropSummary:
     failures: List[Tuple[int, str]] = field(default_factory=list)
     skipped: List[Tuple[int, str]] = field(default_factory=list)
     read_stats: ReadStats = field(default_factory=ReadStats)
+    not_reached: int = 0                 # images a stopped run did not get to
+    stopped: Optional[dict] = None       # why the run stopped early (reason, detail, exit_status)
 
     @property
     def ok(self) -> bool:
         """True when every image was split (done or resumed) or skipped by lenient mode."""
-        return not self.failures
+        return not self.failures and self.stopped is None
+
+    @property
+    def exit_status(self) -> int:
+        """The tool's exit status (docs/runs.md)."""
+        if self.stopped is not None:
+            return int(self.stopped['exit_status'])
+        return EXIT_FAILED if self.failures else 0
 
     def add(self, result: Dict[str, Any]) -> None:
-        """Fold one image's result into the totals."""
+        """Fold one image's result into the totals (a ``'storage'`` result is not one)."""
+        if result['status'] == 'storage':
+            return
         self.images += 1
         self.status[result['status']] += 1
         if result.get('stats') is not None:
@@ -106,11 +143,15 @@ class CropSummary:
 
     def as_dict(self) -> dict:
         """Plain-dict form, written to ``split_summary.json``."""
-        return dict(images=self.images, status=dict(self.status),
+        data = dict(images=self.images, status=dict(self.status),
                     patches_written=self.patches_written,
                     patches_existing=self.patches_existing, patches_empty=self.patches_empty,
                     objects=dict(self.objects), failures=self.failures, skipped=self.skipped,
                     read_stats=self.read_stats.as_dict())
+        if self.stopped is not None:
+            data.update(complete=False, stopped=self.stopped, not_reached=self.not_reached,
+                        rerun='rerun the same command: finished images are kept and skipped')
+        return data
 
     def report(self) -> str:
         """Human-readable summary printed at the end of a run."""
@@ -133,6 +174,9 @@ class CropSummary:
         if len(self.failures) > 20:
             lines.append(f'... and {len(self.failures) - 20} more failures '
                          '(see split_summary.json)')
+        if self.stopped is not None:
+            lines.append(f'STOPPED ({self.stopped["detail"]}): {self.not_reached} image(s) not reached; '
+                         'finished images are kept, rerun the same command to finish')
         return '\n'.join(lines)
 
 
@@ -160,12 +204,17 @@ def crop_dataset(source, out_dir: str, settings: Optional[PatchSettings] = None,
     Runs ``nproc`` worker processes with a progress bar. Bad images do not stop the run:
     they are listed in ``summary.failures`` (check ``summary.ok``). With ``resume`` images
     finished earlier with the same settings are skipped. ``split_summary.json`` is written
-    to ``out_dir``.
+    to ``out_dir``. Images sharing a file stem raise a ValueError before any work; a stop
+    signal or an unwritable ``out_dir`` ends the run early (``summary.stopped``).
     """
     from tqdm import tqdm
     settings = settings or PatchSettings()
-    claim_out_dir(out_dir, settings)
     todo = list(range(len(source))) if indices is None else list(indices)
+    clashes = duplicate_stems(source, todo)
+    if clashes:
+        raise ValueError(duplicate_stems_message(clashes))
+    os.makedirs(out_dir, exist_ok=True)
+    claim_out_dir(out_dir, settings)
     summary = CropSummary(read_stats=ReadStats(getattr(source, 'name', '')))
     if nproc <= 1:
         _init_worker(source, out_dir, settings, resume)
@@ -174,22 +223,36 @@ def crop_dataset(source, out_dir: str, settings: Optional[PatchSettings] = None,
     else:
         import multiprocessing as mp
         pool = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn').Pool(
-            nproc, initializer=_init_worker, initargs=(source, out_dir, settings, resume))
+            nproc, initializer=functools.partial(_init_pool_worker, os.getpid()),
+            initargs=(source, out_dir, settings, resume))
         results = pool.imap_unordered(_crop_one, todo, chunksize=1)
     # The bar (and its monitor thread) comes after the fork, so no child inherits its locks.
     bar = tqdm(total=len(todo), desc='split', unit='img', disable=not progress, dynamic_ncols=True)
     try:
         for result in results:
+            if result['status'] == 'storage':
+                summary.stopped = stop_record('storage', result['error'], EXIT_STORAGE)
+                break
             summary.add(result)
             bar.update(1)
             bar.set_postfix(patches=summary.patches_written, failed=len(summary.failures))
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        summary.stopped = interrupted_stop(exc)
     finally:
         bar.close()
         if pool is not None:
-            pool.close()
+            if summary.stopped is not None:
+                pool.terminate()  # workers only cut images: nothing of theirs is worth waiting for
+            else:
+                pool.close()
             pool.join()
+    summary.not_reached = len(todo) - summary.images
     summary.failures.sort()
     summary.skipped.sort()
-    atomic_write(osp.join(out_dir, 'split_summary.json'),
-                 json.dumps(summary.as_dict(), indent=1, default=str).encode('utf-8'))
+    try:
+        atomic_write(osp.join(out_dir, 'split_summary.json'),
+                     json.dumps(summary.as_dict(), indent=1, default=str).encode('utf-8'))
+    except OSError as exc:
+        if summary.stopped is None or as_storage_error(exc) is None:
+            raise
     return summary

@@ -12,7 +12,7 @@ A *source* is the detection dataset labels are made from; its *reader* turns it 
 Records, boxes, masks and the class lists themselves live in :mod:`samrs_mm.structures`;
 cutting images into patches is the stage :mod:`samrs_mm.patches`.
 """
-from .base import DetectionSource
+from .base import DetectionSource, duplicate_stems, duplicate_stems_message
 from .class_maps import SOURCE_TO_SAMRS, ClassMapper
 from .coco import COCOSource
 from .dior import DIORSource
@@ -26,7 +26,8 @@ from .registry import SOURCES, build_source, register_source
 from .voc import VOCSource
 
 __all__ = [
-    'DetectionSource', 'ClassMapper', 'SOURCE_TO_SAMRS', 'DOTASource', 'DIORSource', 'FAIR1MSource',
+    'DetectionSource', 'duplicate_stems', 'duplicate_stems_message',
+    'ClassMapper', 'SOURCE_TO_SAMRS', 'DOTASource', 'DIORSource', 'FAIR1MSource',
     'HRSCSource', 'ISAIDSource', 'COCOSource', 'VOCSource', 'AnnotationError', 'ImageReadError',
     'ReadStats', 'load_image', 'read_georef', 'SOURCES', 'build_source', 'register_source',
 ]

@@ -62,6 +62,37 @@ def index_annotation_files(ann_dir: str, ext: str, split_file: Optional[str], ki
     return [AnnotationItem(s, osp.join(ann_dir, s + ext)) for s in stems]
 
 
+def duplicate_stems(source: 'DetectionSource',
+                    indices: Optional[Sequence[int]] = None) -> List[Tuple[str, str, str]]:
+    """``(stem, first image, second image)`` for every image of ``source`` (or of its
+    ``indices``) whose file stem an earlier image has already (``a.png`` and ``a.jpg``, or one
+    file listed twice).
+
+    Outputs are named by stem (labels, patches, resume records), so such images would
+    overwrite each other; the tools refuse them before any work. Uses the file listing only.
+    """
+    first: dict = {}
+    clashes = []
+    for index in range(len(source)) if indices is None else indices:
+        path = source.image_path_of(index)
+        if path is None:
+            continue
+        stem = osp.splitext(osp.basename(path))[0]
+        if stem in first:
+            clashes.append((stem, first[stem], path))
+        else:
+            first[stem] = path
+    return clashes
+
+
+def duplicate_stems_message(clashes: List[Tuple[str, str, str]]) -> str:
+    """One line naming the images of :func:`duplicate_stems` (the first few) and the fix."""
+    shown = '; '.join(f'{a} and {b}' if a != b else f'{a} listed twice' for _, a, b in clashes[:3])
+    more = f' (and {len(clashes) - 3} more)' if len(clashes) > 3 else ''
+    return (f'{len(clashes)} source image(s) share a file stem with another, so their outputs would '
+            f'overwrite each other: {shown}{more}; give every image a unique file name')
+
+
 class DetectionSource(Sequence):
     """Base class of the readers; subclasses implement ``_index`` and ``_read``.
 
@@ -161,6 +192,14 @@ class DetectionSource(Sequence):
             self._counted.add(index)
             self.stats.merge(local)
         return record, local
+
+    def image_path_of(self, index: int) -> Optional[str]:
+        """Where image ``index`` is (or would be), from the file listing alone (no parsing);
+        None when the reader cannot tell without parsing."""
+        try:
+            return self._item_paths(self._items[index])[0]
+        except (AttributeError, KeyError, TypeError):
+            return None
 
     def records(self) -> Iterator[ImageRecord]:
         """Iterate over usable records only (lenient mode drops skipped images here)."""

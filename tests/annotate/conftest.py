@@ -102,3 +102,34 @@ def deepforest_sample(shared_data):
     rec = build_source(type='voc', ann_dir=osp.join(shared_data, 'deepforest'),
                        img_dir=osp.join(shared_data, 'deepforest'), class_list=['Tree'])[0]
     return load_image(rec), rec.instances
+
+
+@pytest.fixture(scope='session')
+def grid_data(tmp_path_factory):
+    """Four noise images with twelve planes each (DOTA format), for the stop / resume / rank
+    tests; a test that swaps a file for a pipe puts it back."""
+    from tests.annotate.annotate_data import PLANE_GRID, write_dota_dataset
+    return write_dota_dataset(str(tmp_path_factory.mktemp('grid') / 'data'), n_images=4, objects=PLANE_GRID)
+
+
+# Keeps the tiny SAM's candidate prompt batch sizes to 1, 2, 4, 8, so measuring them is quick.
+GRID_ENGINE = dict(max_decoder_memory_mb=80)
+
+
+@pytest.fixture(scope='session')
+def grid_reference(grid_data, tmp_path_factory):
+    """``reference(size)``: ``(work dir, tree_files)`` of an uninterrupted one-process tiny-SAM run
+    over ``grid_data`` with the fixed prompt batch size ``size`` (made in this process, cached)."""
+    from samrs_mm.annotate.runner import AnnotateRunner
+    from tests.annotate.annotate_data import config_dict, tree_files
+    cache = {}
+
+    def reference(size):
+        if size not in cache:
+            work = tmp_path_factory.mktemp(f'grid_reference_{size}')
+            cfg = config_dict(grid_data, work, backend='tiny', prompt_batch_size=size, **GRID_ENGINE)
+            summary = AnnotateRunner(cfg, log=lambda *a: None).run()
+            assert summary.complete and summary.labelled == 4
+            cache[size] = (str(work), tree_files(str(work)))
+        return cache[size]
+    return reference

@@ -1,15 +1,40 @@
-"""One test per bad input: each gets a clear message naming the file, a count and an exit status."""
+"""One test per bad input: a clear message naming the file or the option, a count, an exit status.
+
+The tool runs in this process (a tool start costs seconds); its exit statuses are those of
+docs/runs.md: 1 some image failed, 2 the run could not start (nothing written), 3 the work
+dir cannot be written.
+"""
+import contextlib
+import io
 import json
+import os
 
 import numpy as np
 import pytest
+from mmengine.config import Config
 from PIL import Image
 
 from samrs_mm.annotate.runner import AnnotateConfigError, AnnotateRunner
-from tests.annotate.annotate_data import write_config, write_dota_dataset
-from tests.conftest import run_tool
+from tests.annotate.annotate_data import (
+    config_dict,
+    tool_main,
+    tree_files,
+    write_coco_with_duplicate_stems,
+    write_config,
+    write_dota_dataset,
+)
+from tests.conftest import REPO_ROOT
 
-TOOL = 'tools/samrs_annotate.py'
+
+def annotate(args):
+    """Run tools/samrs_annotate.py ARGS in this process: ``(exit status, stdout, stderr)``."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = tool_main('samrs_annotate')([str(a) for a in args])
+        except SystemExit as exc:  # argparse
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -19,10 +44,9 @@ def dataset(tmp_path):
 
 def in_process_config(dataset, work, **source_extra):
     """The config write_config writes, as a dict for AnnotateRunner."""
-    return dict(source=dict(type='dota', ann_dir=f'{dataset}/labelTxt', img_dir=f'{dataset}/images',
-                            class_list='sota', **source_extra),
-                engine=dict(backend='box', prompt='hbox'), writer=dict(copy_images='copy'),
-                runner=dict(num_workers=0, progress=False), work_dir=str(work))
+    cfg = config_dict(dataset, work)
+    cfg['source'].update(source_extra)
+    return cfg
 
 
 def summary_of(work):
@@ -36,25 +60,37 @@ def test_unreadable_image_fails_alone_and_the_rerun_finishes(dataset, tmp_path):
     with open(bad, 'wb') as f:
         f.write(b'not a png at all')
     cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
-    proc = run_tool([TOOL, cfg], check=False)
-    assert proc.returncode == 1
-    assert 'img02.png: cannot read image header' in proc.stderr
-    assert 'failed 1' in proc.stdout
+    status, out, err = annotate([cfg])
+    assert status == 1
+    assert 'img02.png: cannot read image header' in err
+    assert 'failed 1' in out
     summary = summary_of(tmp_path / 'work')
     assert (summary['labelled'], summary['failed'], summary['complete']) == (3, 1, False)
     assert summary['failures'][0]['file'].endswith('img02.png')
     with open(bad, 'wb') as f:
         f.write(good_bytes)
-    proc = run_tool([TOOL, cfg])
-    assert 'labelled 4 (this run 1, resumed 3)' in proc.stdout
+    status, out, _ = annotate([cfg])
+    assert status == 0 and 'labelled 4 (this run 1, resumed 3)' in out
+
+
+def test_fail_fast_stops_at_the_first_failure_with_a_summary(dataset, tmp_path):
+    with open(f'{dataset}/images/img01.png', 'wb') as f:
+        f.write(b'not a png at all')
+    cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
+    status, out, err = annotate([cfg, '--fail-fast', '--num-workers', '0'])
+    assert status == 1 and 'Traceback' not in err
+    assert 'stopped early (stopped at the first failed image (fail_fast)' in err
+    summary = summary_of(tmp_path / 'work')
+    assert summary['stopped']['reason'] == 'fail_fast' and summary['stopped']['exit_status'] == 1
+    assert (summary['labelled'], summary['failed'], summary['not_reached']) == (1, 1, 2)
 
 
 def test_empty_annotation_file(dataset, tmp_path):
     open(f'{dataset}/labelTxt/img01.txt', 'w').close()
     cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
-    proc = run_tool([TOOL, cfg], check=False)
-    assert proc.returncode == 1
-    assert 'img01.txt' in proc.stderr and 'no objects' in proc.stderr and 'allow_empty=True' in proc.stderr
+    status, _, err = annotate([cfg, '--num-workers', '0'])
+    assert status == 1
+    assert 'img01.txt' in err and 'no objects' in err and 'allow_empty=True' in err
     # Accepted on request: the image gets an all-255 label and an empty instance list.
     AnnotateRunner(in_process_config(dataset, tmp_path / 'work', allow_empty=True)).run()
     label = np.asarray(Image.open(tmp_path / 'work' / 'semantic' / 'img01.png'))
@@ -69,9 +105,9 @@ def test_class_missing_from_the_list(dataset, tmp_path):
     with open(f'{dataset}/labelTxt/img03.txt', 'a') as f:
         f.write('1 1 9 1 9 9 1 9 spaceship 0\n')
     cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
-    proc = run_tool([TOOL, cfg], check=False)
-    assert proc.returncode == 1
-    assert 'img03.txt:6' in proc.stderr and "unknown class 'spaceship'" in proc.stderr
+    status, _, err = annotate([cfg, '--num-workers', '0'])
+    assert status == 1
+    assert 'img03.txt:6' in err and "unknown class 'spaceship'" in err
     AnnotateRunner(in_process_config(dataset, tmp_path / 'work', skip_unknown=True)).run()
     summary = summary_of(tmp_path / 'work')
     assert summary['failed'] == 0 and summary['read_stats']['unknown_classes'] == {'spaceship': 1}
@@ -80,19 +116,98 @@ def test_class_missing_from_the_list(dataset, tmp_path):
 
 def test_checkpoint_that_does_not_exist(dataset, tmp_path):
     cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
-    proc = run_tool([TOOL, cfg, '--cfg-options', 'engine.backend=segment_anything',
-                     'engine.checkpoint=/no/such/sam_vit_h.pth'], check=False)
-    assert proc.returncode == 2
-    assert 'SAM checkpoint not found: /no/such/sam_vit_h.pth' in proc.stderr
-    assert 'dl.fbaipublicfiles.com/segment_anything' in proc.stderr and 'engine.backend=box' in proc.stderr
+    status, _, err = annotate([cfg, '--cfg-options', 'engine.backend=segment_anything',
+                               'engine.checkpoint=/no/such/sam_vit_h.pth'])
+    assert status == 2
+    assert 'SAM checkpoint not found: /no/such/sam_vit_h.pth' in err
+    assert 'dl.fbaipublicfiles.com/segment_anything' in err and 'engine.backend=box' in err
     assert not (tmp_path / 'work').exists()  # refused before any work
 
 
 def test_sam_without_checkpoint_is_refused_with_the_fix(dataset, tmp_path):
     cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
-    proc = run_tool([TOOL, cfg, '--cfg-options', 'engine.backend=segment_anything'], check=False)
-    assert proc.returncode == 2
-    assert 'needs SAM weights' in proc.stderr and '--cfg-options engine.backend=box' in proc.stderr
+    status, _, err = annotate([cfg, '--cfg-options', 'engine.backend=segment_anything'])
+    assert status == 2
+    assert 'needs SAM weights' in err and '--cfg-options engine.backend=box' in err
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--cfg-options', 'source.class_list=foo'],
+     "error: source.class_list: unknown class list 'foo'; use one of ['fast', 'sior', 'sota'] or a sequence of "
+     'class names'),
+    (['--cfg-options', 'engine.backend'],
+     "samrs_annotate.py: error: --cfg-options: 'engine.backend' is not KEY=VALUE (e.g. engine.backend=box)"),
+    (['--num-workers', '-1'], 'error: runner.num_workers: got -1; valid: an int >= 0'),
+    (['--cfg-options', 'runner.progress=maybe'], "error: runner.progress: got 'maybe'; valid: True or False"),
+    (['--cfg-options', 'runner.stretch=[2,200]'],
+     'error: runner.stretch: got [2, 200]; valid: two percentiles (low, high), 0 <= low < high <= 100'),
+    (['--cfg-options', 'engine.prompt_batch_size=0'],
+     "error: engine config: prompt_batch_size must be 'auto' or an int >= 1, got 0"),
+    (['--cfg-options', 'writer.overlap=top'], "error: writer config: unknown overlap rule 'top'; choose one of"),
+    (['--cfg-options', 'engine.backend=sam9'], "error: engine config: unknown backend 'sam9'; choose one of"),
+    (['--launcher', 'mpi'], "samrs_annotate.py: error: argument --launcher: invalid choice: 'mpi'"),
+])
+def test_bad_option_is_one_line_exit_2_and_writes_nothing(dataset, tmp_path, args, message):
+    cfg = write_config(str(tmp_path / 'cfg.py'), dataset, str(tmp_path / 'work'))
+    status, out, err = annotate([cfg] + args)
+    assert status == 2
+    assert err.startswith(message) and err.count('\n') == 1, err
+    assert 'Traceback' not in err and out == ''
+    assert not (tmp_path / 'work').exists()
+
+
+def test_images_sharing_a_stem_are_refused_before_any_work(tmp_path):
+    """a.png and a.jpg would write the same labels: refused with both named, workers or not."""
+    source = write_coco_with_duplicate_stems(str(tmp_path / 'coco'))
+    cfg_path = tmp_path / 'cfg.py'
+    cfg_path.write_text(f'source = {source!r}\nengine = dict(backend="box", prompt="hbox")\n'
+                        f'runner = dict(num_workers=2, progress=False)\nwork_dir = {str(tmp_path / "work")!r}\n')
+    status, _, err = annotate([cfg_path])
+    assert status == 2
+    assert err == (f'error: 1 source image(s) share a file stem with another, so their outputs would overwrite '
+                   f'each other: {tmp_path}/coco/a.png and {tmp_path}/coco/a.jpg; give every image a unique '
+                   'file name\n')
+    assert not (tmp_path / 'work').exists()
+
+
+def test_a_path_with_spaces(tmp_path):
+    """--cfg-options keeps the spaces of a quoted value (mmengine's DictAction drops them), and
+    the shipped configs' variables take such paths too (DIOR's 'Horizontal Bounding Boxes')."""
+    data = write_dota_dataset(str(tmp_path / 'Horizontal Bounding Boxes'), n_images=2)
+    cfg = write_config(str(tmp_path / 'cfg.py'), str(tmp_path / 'elsewhere'), str(tmp_path / 'work'))
+    status, out, _ = annotate([cfg, '--num-workers', '0', '--cfg-options', f'source.ann_dir={data}/labelTxt',
+                               f'source.img_dir={data}/images', 'engine.prompt=hbox'])
+    assert status == 0 and 'labelled 2 (this run 2' in out
+    assert summary_of(tmp_path / 'work')['source']['ann_dir'] == f'{data}/labelTxt'
+    os.environ['DIOR_ROOT'] = str(tmp_path / 'my DIOR')
+    try:
+        loaded = Config.fromfile(f'{REPO_ROOT}/configs/annotate/sior_dior_hbox.py')
+    finally:
+        del os.environ['DIOR_ROOT']
+    assert loaded.source.ann_dir == f'{tmp_path}/my DIOR/Annotations/Horizontal Bounding Boxes'
+
+
+def test_full_disk_keeps_finished_images_and_the_rerun_completes(dataset, tmp_path, small_disk):
+    disk = small_disk(100)  # about two images' files (copied image, labels) and the config copy
+    work = os.path.join(disk.path, 'work')
+    cfg = write_config(str(tmp_path / 'cfg.py'), dataset, work)
+    status, _, err = annotate([cfg, '--num-workers', '0'])
+    assert status == 3, err
+    assert err.startswith(f'error: cannot write {work}/') and 'No space left on device' in err
+    finished = sorted(os.listdir(os.path.join(work, 'instances')))
+    assert 1 <= len(finished) < 4
+    assert not os.path.exists(os.path.join(work, '.tmp'))  # no temporary file left
+    disk.resize(2048)
+    status, out, _ = annotate([cfg, '--num-workers', '0'])
+    assert status == 0 and f'labelled 4 (this run {4 - len(finished)}, resumed {len(finished)})' in out
+    reference = str(tmp_path / 'reference')
+    AnnotateRunner(in_process_config(dataset, reference), log=lambda *a: None).run()
+    assert tree_files(work) == tree_files(reference)
+    # A read-only work dir: named, nothing done.
+    disk.read_only()
+    status, out, err = annotate([cfg, '--num-workers', '0'])
+    assert status == 3 and out == ''
+    assert err == f'error: cannot write {work}/.samrs_mm.lock: Read-only file system\n'
 
 
 def test_family_weights_problems_name_the_family_and_its_file():

@@ -79,5 +79,76 @@ def test_split_tool_exit_status_on_bad_input(tool, tmp_path, capsys):
     assert tool.main(['--source', 'dota', '--ann-dir', str(tmp_path / 'missing'), '--out-dir',
                       str(tmp_path / 'out')]) == 2
     assert 'DOTA annotation folder not found' in capsys.readouterr().err
-    with pytest.raises(SystemExit, match='give --source'):
-        tool.main(['--out-dir', str(tmp_path / 'out')])
+    assert tool.main(['--out-dir', str(tmp_path / 'out')]) == 2
+    assert 'error: --source: not given; valid: coco, dior, dota' in capsys.readouterr().err
+
+
+def test_split_tool_bad_options_are_one_line_exit_2(tool, tmp_path, capsys):
+    out = tmp_path / 'out'
+    base = ['--source', 'dota', '--ann-dir', str(tmp_path), '--out-dir', str(out)]
+    for extra, message in (
+            (['--class-list', 'foo'], "split_images.py: error: --class-list: 'foo' is not a class list name (fast, "
+                                      "sior, sota) nor a comma-separated list of class names (one class: 'foo,')"),
+            (['--nproc', '0'], 'split_images.py: error: --nproc: got 0; valid: an int >= 1')):
+        with pytest.raises(SystemExit) as exit_info:
+            tool.main(base + extra)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.startswith(message) and err.count('\n') == 1, err
+    assert not out.exists()
+
+
+def test_split_tool_one_class_list_and_duplicate_stems(tool, tmp_path, capsys):
+    from tests.annotate.annotate_data import write_coco_with_duplicate_stems, write_dota_dataset
+    data = write_dota_dataset(str(tmp_path / 'data'), n_images=1)
+    # 'plane,' is the one-class list ['plane'] (a single word must be a SAMRS list name).
+    assert tool.main(['--source', 'dota', '--ann-dir', f'{data}/labelTxt', '--class-list', 'plane,',
+                      '--skip-unknown', '--out-dir', str(tmp_path / 'one'), '--patch-size', '128', '--gap', '0',
+                      '--no-progress']) == 0
+    lines = (tmp_path / 'one' / 'labelTxt' / 'img00__128__0___0.txt').read_text().splitlines()
+    assert [line.split()[8] for line in lines if len(line.split()) == 10] == ['plane']
+    capsys.readouterr()
+    coco = write_coco_with_duplicate_stems(str(tmp_path / 'coco'))
+    assert tool.main(['--source', 'coco', '--ann-file', coco['ann_file'], '--out-dir', str(tmp_path / 'two'),
+                      '--nproc', '2', '--no-progress']) == 2
+    assert capsys.readouterr().err == (
+        f'error: 1 source image(s) share a file stem with another, so their outputs would overwrite each other: '
+        f'{tmp_path}/coco/a.png and {tmp_path}/coco/a.jpg; give every image a unique file name\n')
+    assert not (tmp_path / 'two').exists()
+
+
+def test_split_tool_sigterm_keeps_finished_images_and_leaves_no_worker(tool, tmp_path, capsys):
+    """A worker waits on img02 (a named pipe) while the other three images are split; SIGTERM
+    then stops the run with a summary saying so, and the rerun finishes."""
+    import json
+    import signal
+
+    from tests.annotate.annotate_data import write_dota_dataset
+    from tests.conftest import blocking_file, group_processes, kill_group, start_tool, survivors, wait_for
+    data = write_dota_dataset(str(tmp_path / 'data'), n_images=4)
+    out = tmp_path / 'out'
+    args = ['--source', 'dota', '--ann-dir', f'{data}/labelTxt', '--out-dir', str(out), '--patch-size', '64',
+            '--gap', '0', '--nproc', '2', '--no-progress']
+    manifests = out / 'split_manifest'
+    with blocking_file(f'{data}/labelTxt/img02.txt'):
+        proc = start_tool([TOOL] + args, str(tmp_path / 'log'))
+        try:
+            # Manifests only: a file being written sits beside its target under a temporary name.
+            wait_for(lambda: len(list(manifests.glob('*.json'))) == 3, proc, what='three images split')
+            group = group_processes(proc.pid)
+            proc.send_signal(signal.SIGTERM)
+            status = proc.wait(timeout=120)
+        finally:
+            kill_group(proc.pid)
+            proc.wait()
+        assert len(group) == 3  # the tool and its two workers
+        assert status == 128 + signal.SIGTERM and survivors(proc.pid) == []
+    summary = json.loads((out / 'split_summary.json').read_text())
+    assert summary['complete'] is False
+    assert summary['stopped'] == dict(reason='interrupted', detail='interrupted by SIGTERM', exit_status=143)
+    # The third image's result may still have been on its way to the tool when SIGTERM came.
+    assert summary['images'] in (2, 3) and summary['images'] + summary['not_reached'] == 4
+    stdout = (tmp_path / 'log' / 'stdout').read_text()
+    assert f'STOPPED (interrupted by SIGTERM): {summary["not_reached"]} image(s) not reached' in stdout
+    assert tool.main(args) == 0
+    rerun = capsys.readouterr().out
+    assert 'images: 4 (done 1, resumed 3)' in rerun, rerun

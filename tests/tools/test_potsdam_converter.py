@@ -205,3 +205,51 @@ def test_extracted_copy_beside_the_archive(tmp_path):
     os.remove(osp.join(src, '2_Ortho_RGB', 'top_potsdam_2_10_RGB.tif'))
     twice = _convert(src, str(tmp_path / 'out2'), check=False)
     assert twice.returncode == 2 and '2_10 found twice' in twice.stderr
+
+
+def _tool_main():
+    spec = importlib.util.spec_from_file_location('potsdam_under_test', osp.join(REPO_ROOT, TOOL))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_kill_9_leaves_no_worker_and_no_stuck_folder(tmp_path, capsys):
+    """A worker waits on tile 6_7 (a named pipe) while the others are cut; after kill -9 no
+    process of the run lives on, and the rerun takes the output folder and finishes."""
+    import signal
+
+    from tests.conftest import blocking_file, group_processes, kill_group, start_tool, survivors, wait_for
+    src, out = tmp_path / 'src', tmp_path / 'out'
+    src.mkdir()
+    for seed, tile in enumerate(('2_10', '6_7', '2_13')):
+        image_rgb, label_rgb = _tile_pair(seed)
+        (src / f'top_potsdam_{tile}_RGB.tif').write_bytes(_tif_bytes(image_rgb))
+        (src / f'top_potsdam_{tile}_label_noBoundary.tif').write_bytes(_tif_bytes(label_rgb))
+    args = [str(src), '-o', str(out), '--crop-size', str(CROP), '--stride', str(STRIDE), '--nproc', '2']
+    done = [out / '.done' / 'train' / '2_10.json', out / '.done' / 'val' / '2_13.json']
+    with blocking_file(str(src / 'top_potsdam_6_7_RGB.tif')):
+        proc = start_tool([TOOL] + args, str(tmp_path / 'log'))
+        try:
+            wait_for(lambda: all(p.exists() for p in done), proc, what='two tiles cut')
+            group = group_processes(proc.pid)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            left = survivors(proc.pid)
+        finally:
+            kill_group(proc.pid)
+            proc.wait()
+    assert len(group) == 3 and left == []  # the tool and its two workers, all gone
+    assert (out / '.samrs_mm.lock').exists()  # left by the killed run, taken over below
+    assert _tool_main()(args[:-1] + ['1']) == 0  # one process: this module's workers would not unpickle
+    stdout = capsys.readouterr().out
+    assert 'train      2 tiles ->     40 crops (20 written, 20 already there), 0 failed' in stdout
+    assert not (out / '.samrs_mm.lock').exists()
+
+
+def test_bad_option_is_one_line_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _tool_main()([str(tmp_path), '-o', str(tmp_path / 'out'), '--stride', '0'])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == 'potsdam.py: error: --stride: got 0; valid: an int >= 1 (see --help)\n'
+    assert not (tmp_path / 'out').exists()

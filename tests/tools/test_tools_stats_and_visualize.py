@@ -56,10 +56,10 @@ def test_class_and_size_tables(labelled):
         assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
 
 
-def test_wrong_class_list_is_refused(labelled):
+def test_wrong_class_list_is_refused(labelled, capsys):
     root, work = labelled
-    with pytest.raises(SystemExit, match=r'wrong --classes\?'):
-        tool_main('dataset_stats')([str(work), '--out-dir', str(root / 'x'), '--classes', 'a,b'])
+    assert tool_main('dataset_stats')([str(work), '--out-dir', str(root / 'x'), '--classes', 'a,b']) == 2
+    assert 'wrong --classes?' in capsys.readouterr().err
 
 
 def test_visualize_three_panels(labelled):
@@ -77,3 +77,30 @@ def test_visualize_unknown_stem(labelled, capsys):
     root, work = labelled
     assert tool_main('visualize_labels')([str(work), '--stems', 'nope', '--out-dir', str(root / 'vis')]) == 2
     assert "no labels for ['nope']" in capsys.readouterr().err
+
+
+def test_stats_bad_option_and_a_stop_signal(labelled, capsys, monkeypatch):
+    import importlib.util
+    import os
+    import os.path as osp
+    import signal
+    root, work = labelled
+    path = osp.join(REPO_ROOT, 'tools', 'dataset_stats.py')
+    spec = importlib.util.spec_from_file_location('dataset_stats_tool', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main([str(work), '--out-dir', str(root / 'y'), '--classes', 'foo'])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count('\n') == 1
+    assert err.startswith("dataset_stats.py: error: --classes: 'foo' is not a class list name (fast, sior, sota)")
+    # SIGTERM while the first subset is counted: status 143, no half-written table, folder free.
+    counting = tool.count_pixels
+
+    def interrupted(*args):
+        signal.raise_signal(signal.SIGTERM)
+        return counting(*args)
+    monkeypatch.setattr(tool, 'count_pixels', interrupted)
+    assert tool.main([str(work), '--out-dir', str(root / 'z')]) == 128 + signal.SIGTERM
+    assert '[dataset_stats] interrupted by SIGTERM after 0 of 1 subsets (none complete)' in capsys.readouterr().err
+    assert os.listdir(root / 'z') == []

@@ -5,10 +5,16 @@ class indices, and must survive being interrupted: every file is written atomica
 finished tile leaves a small marker so a rerun skips it without decoding the tile again,
 and the output folder remembers the settings it was made with so a rerun with other
 settings cannot silently mix crops of two protocols.
+
+Like the other long-running tools (:mod:`samrs_mm.runs`, docs/runs.md), a converter owns its
+output folder while it runs (:func:`run_converter`: a second run on it is refused), its
+worker processes die with it, a stop signal ends it with a summary that says so, and a full
+or read-only disk stops it with the error named; finished tiles are kept in every case.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -26,6 +32,23 @@ from tqdm import tqdm
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
 from samrs_mm.fileio import SettingsMismatch, atomic_write, claim_settings, load_record, record_is_current  # noqa: E402
 from samrs_mm.patches.windows import window_starts  # noqa: E402
+from samrs_mm.runs import (  # noqa: E402
+    EXIT_FAILED,
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    RunInterrupted,
+    StorageError,
+    ToolArgumentParser,
+    WorkDirBusy,
+    WorkDirLock,
+    as_storage_error,
+    init_worker,
+    interrupted_stop,
+    print_error,
+    stop_on_signals,
+    stop_record,
+    storage_stop,
+)
 
 SETTINGS_FILE = '.conversion_settings.json'
 DONE_DIR = '.done'
@@ -265,6 +288,8 @@ class TileResult:
     crops: int = 0
     error: Optional[str] = None
     extra: dict = field(default_factory=dict)
+    # Set instead of ``error`` when the output cannot be written: the run stops.
+    storage_error: Optional[str] = None
 
 
 def write_crops(job: CropJob, read: Callable[[CropJob], Tuple[np.ndarray, np.ndarray, int]],
@@ -307,28 +332,55 @@ def write_crops(job: CropJob, read: Callable[[CropJob], Tuple[np.ndarray, np.nda
     return result
 
 
+@dataclass
+class JobsRun:
+    """What :func:`run_jobs` did: the results (sorted), why it stopped early (or None) and
+    how many jobs it did not reach."""
+
+    results: List[TileResult]
+    stopped: Optional[dict] = None
+    not_reached: int = 0
+
+
 def run_jobs(jobs: Sequence, worker: Callable[[object], TileResult], nproc: int,
-             desc: str, unit: str = 'tile') -> List[TileResult]:
+             desc: str, unit: str = 'tile') -> JobsRun:
     """Run ``worker`` on every job in ``nproc`` processes with a progress bar.
 
     Exceptions inside a job become the job's ``error`` (one bad tile never stops the
-    others); the caller reports them and exits non-zero.
+    others); the caller reports them and exits non-zero. A stop signal (raised as
+    :class:`~samrs_mm.runs.RunInterrupted`) or an output that cannot be written stops the
+    run: the workers are ended, the finished tiles kept.
     """
     results: List[TileResult] = []
+    stopped: Optional[dict] = None
     progress = tqdm(total=len(jobs), desc=desc, unit=unit, dynamic_ncols=True,
                     file=sys.stdout)
-    if nproc <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            results.append(_guarded(worker, job))
+    pool = None
+    try:
+        if nproc <= 1 or len(jobs) <= 1:
+            done = (_guarded(worker, job) for job in jobs)
+        else:
+            context = multiprocessing.get_context('spawn' if sys.platform == 'darwin' else 'fork')
+            pool = context.Pool(min(nproc, len(jobs)),
+                                initializer=functools.partial(init_worker, os.getpid(), obey_sigterm=True))
+            done = pool.imap_unordered(_GuardedWorker(worker), jobs)
+        for result in done:
+            if result.storage_error:
+                stopped = stop_record('storage', result.storage_error, EXIT_STORAGE)
+                break
+            results.append(result)
             progress.update()
-    else:
-        context = multiprocessing.get_context('spawn' if sys.platform == 'darwin' else 'fork')
-        with context.Pool(min(nproc, len(jobs))) as pool:
-            for result in pool.imap_unordered(_GuardedWorker(worker), jobs):
-                results.append(result)
-                progress.update()
-    progress.close()
-    return sorted(results, key=lambda r: (r.split, r.key))
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        stopped = interrupted_stop(exc)
+    finally:
+        progress.close()
+        if pool is not None:
+            if stopped is not None:
+                pool.terminate()  # workers only cut tiles: nothing of theirs is worth waiting for
+            else:
+                pool.close()
+            pool.join()
+    return JobsRun(sorted(results, key=lambda r: (r.split, r.key)), stopped, len(jobs) - len(results))
 
 
 class _GuardedWorker:
@@ -347,14 +399,21 @@ def _guarded(worker: Callable[[object], TileResult], job) -> TileResult:
     except ConversionError as error:
         return TileResult(split=job.split, key=job.key, error=str(error))
     except Exception as error:  # noqa: BLE001 - reported per tile, never swallowed
+        storage = as_storage_error(error, folder=getattr(job, 'out_dir', ''))
+        if storage is not None:
+            return TileResult(split=job.split, key=job.key, storage_error=str(storage))
         return TileResult(split=job.split, key=job.key,
                           error=f'{job.describe()}: {type(error).__name__}: {error}')
 
 
 def summarise(results: Iterable[TileResult], out_dir: str, title: str,
-              warnings: Sequence[str] = (), unit: str = 'tiles',
-              file_name: str = 'conversion_summary.json') -> int:
-    """Print the end-of-run summary, write it as JSON (``out_dir/file_name``); return the exit status."""
+              warnings: Sequence[str] = (), unit: str = 'tiles', stopped: Optional[dict] = None,
+              not_reached: int = 0, file_name: str = 'conversion_summary.json') -> int:
+    """Print the end-of-run summary, write it as JSON (``out_dir/file_name``); return the exit
+    status (docs/runs.md).
+
+    ``stopped`` / ``not_reached`` describe a run that ended early (:class:`JobsRun`).
+    """
     results = list(results)
     per_split: Dict[str, Dict[str, int]] = {}
     for result in results:
@@ -384,18 +443,71 @@ def summarise(results: Iterable[TileResult], out_dir: str, title: str,
         print(f'  FAILED {result.split}/{result.key}: {result.error}')
     summary = dict(splits=per_split, warnings=list(warnings),
                    failures={f'{r.split}/{r.key}': r.error for r in failures})
-    atomic_write(osp.join(out_dir, file_name),
-                       json.dumps(summary, indent=2, sort_keys=True).encode())
+    if stopped is not None:
+        summary.update(complete=False, stopped=stopped, not_reached=not_reached,
+                       rerun=f'rerun the same command: finished {unit} are kept and skipped')
+    try:
+        atomic_write(osp.join(out_dir, file_name),
+                     json.dumps(summary, indent=2, sort_keys=True).encode())
+    except OSError as error:
+        storage = as_storage_error(error, folder=out_dir)
+        if storage is None:
+            raise
+        print(f'  {file_name} not written: {storage}')
+        stopped = stopped or storage_stop(storage)
+    if stopped is not None:
+        print(f'STOPPED ({stopped["detail"]}): {not_reached} {unit} not reached; finished {unit} are '
+              'kept, rerun the same command to finish', file=sys.stderr)
+        return int(stopped['exit_status'])
     if failures:
         print(f'{len(failures)} of {len(results)} {unit} failed; rerun the same command after '
               f'fixing them (finished {unit} are skipped).')
-        return 1
+        return EXIT_FAILED
     return 0
+
+
+def run_converter(out_dir: str, convert: Callable[[], int]) -> int:
+    """Run ``convert()`` (a converter's work, returning its exit status) as the owner of
+    ``out_dir``, with stop signals, a second run and an unwritable folder turned into the exit
+    statuses of docs/runs.md. Call it after the options and inputs were checked (nothing is
+    written before)."""
+    with stop_on_signals():
+        try:
+            with WorkDirLock(out_dir):
+                return convert()
+        except WorkDirBusy as error:
+            print_error(str(error))
+            return EXIT_USAGE
+        except ConversionError as error:
+            print_error(str(error))
+            return EXIT_USAGE
+        except RunInterrupted as error:
+            print(f'{error}; finished work is kept, rerun the same command to finish', file=sys.stderr)
+            return error.exit_status
+        except (StorageError, OSError) as error:
+            storage = as_storage_error(error, folder=out_dir)
+            if storage is None:
+                raise
+            print_error(str(storage))
+            return EXIT_STORAGE
 
 
 def default_nproc() -> int:
     """Worker processes used when ``--nproc`` is not given."""
     return max(1, min(8, os.cpu_count() or 1))
+
+
+def converter_parser(description: str, tool_file: str) -> ToolArgumentParser:
+    """The converters' argument parser: one-line option errors, exit status 2."""
+    return ToolArgumentParser(prog=osp.basename(tool_file), description=description)
+
+
+def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
+    """Refuse (exit status 2) options of ``names`` that are not >= 1."""
+    for name in names:
+        value = getattr(args, name)
+        if value < 1:
+            parser.error(f'--{name.replace("_", "-")}: got {value}; valid: an int >= 1')
 
 
 def add_crop_arguments(parser: argparse.ArgumentParser, crop_size: int, stride: int,

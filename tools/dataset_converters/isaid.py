@@ -44,9 +44,12 @@ from converter_common import (  # noqa: E402
     TileResult,
     add_crop_arguments,
     add_unique,
+    check_positive,
     check_settings,
+    converter_parser,
     decode_image,
     label_values,
+    run_converter,
     run_jobs,
     scan_inputs,
     summarise,
@@ -111,32 +114,27 @@ def convert_image(job: CropJob) -> TileResult:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the iSAID converter."""
-    parser = argparse.ArgumentParser(
-        description='Crop the iSAID release (DOTA images + semantic colour masks) for fine-tuning.')
+    parser = converter_parser('Crop the iSAID release (DOTA images + semantic colour masks) for fine-tuning.', __file__)
     parser.add_argument('src', help='iSAID folder with train/ and val/ (archives or extracted)')
     parser.add_argument('-o', '--out-dir', default='data/iSAID', help='output folder')
     parser.add_argument('--splits', nargs='+', choices=['train', 'val'], default=['train', 'val'])
     add_crop_arguments(parser, crop_size=896, stride=512, legend='iSAID palette')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_positive(parser, args, 'crop_size', 'stride', 'nproc')
+    return args
 
 
 def main(argv=None) -> int:
-    """Convert; return the exit status."""
+    """Convert; return the exit status (docs/runs.md)."""
     args = parse_args(argv)
     jobs, warnings = [], []
     try:
-        check_settings(args.out_dir, dict(dataset='isaid', crop_size=args.crop_size,
-                                          stride=args.stride,
-                                          label_values='0=background,1..15=iSAID classes,255=ignore'),
-                       args.overwrite)
         for split in args.splits:
             split_dir = osp.join(args.src, split)
             if not osp.isdir(split_dir):
                 warnings.append(f'{split_dir} not found; split {split} skipped')
                 continue
             images, labels = find_images(split_dir)
-            os.makedirs(osp.join(args.out_dir, 'img_dir', split), exist_ok=True)
-            os.makedirs(osp.join(args.out_dir, 'ann_dir', split), exist_ok=True)
             unlabelled = sorted(set(images) - set(labels))
             orphans = sorted(set(labels) - set(images))
             if unlabelled:
@@ -158,8 +156,20 @@ def main(argv=None) -> int:
         for message in warnings:
             print(f'  warning: {message}', file=sys.stderr)
         return 2
-    results = run_jobs(jobs, convert_image, args.nproc, 'isaid', unit='image')
-    return summarise(results, args.out_dir, 'isaid', warnings, unit='images')
+
+    def convert() -> int:
+        check_settings(args.out_dir, dict(dataset='isaid', crop_size=args.crop_size,
+                                          stride=args.stride,
+                                          label_values='0=background,1..15=iSAID classes,255=ignore'),
+                       args.overwrite)
+        for split in sorted({job.split for job in jobs}):
+            os.makedirs(osp.join(args.out_dir, 'img_dir', split), exist_ok=True)
+            os.makedirs(osp.join(args.out_dir, 'ann_dir', split), exist_ok=True)
+        run = run_jobs(jobs, convert_image, args.nproc, 'isaid', unit='image')
+        return summarise(run.results, args.out_dir, 'isaid', warnings, unit='images', stopped=run.stopped,
+                         not_reached=run.not_reached)
+
+    return run_converter(args.out_dir, convert)
 
 
 if __name__ == '__main__':

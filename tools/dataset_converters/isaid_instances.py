@@ -44,13 +44,16 @@ from converter_common import (  # noqa: E402
     TileResult,
     add_unique,
     atomic_write_png,
+    check_positive,
     check_settings,
+    converter_parser,
     crop_boxes,
     decode_image,
     default_nproc,
     mark_tile_done,
     pad_to,
     read_marker,
+    run_converter,
     run_jobs,
     scan_inputs,
     summarise,
@@ -254,8 +257,8 @@ def find_release_json(split_dir: str, split: str, given: Optional[str]) -> FileR
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the iSAID instance converter."""
-    parser = argparse.ArgumentParser(
-        description='Crop the iSAID release into 896 x 896 crops with COCO instance annotations.')
+    parser = converter_parser('Crop the iSAID release into 896 x 896 crops with COCO instance annotations.',
+                              __file__)
     parser.add_argument('src', help='iSAID folder with train/ and val/ (archives or extracted)')
     parser.add_argument('-o', '--out-dir', default='data/iSAID',
                         help='output folder (the semantic converter\'s, to share the crops)')
@@ -268,24 +271,21 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='keep the part of an object inside a crop when it has at least this many pixels')
     parser.add_argument('--nproc', type=int, default=default_nproc(), help='worker processes')
     parser.add_argument('--overwrite', action='store_true', help='redo finished images (default: resume)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_positive(parser, args, 'crop_size', 'stride', 'nproc')
+    for item in args.ann_file:
+        split, sep, _ = item.partition('=')
+        if not sep or split not in ('train', 'val'):
+            parser.error(f'--ann-file: {item!r} is not SPLIT=JSON; valid splits: train, val')
+    return args
 
 
 def main(argv=None) -> int:
-    """Convert; return the exit status."""
+    """Convert; return the exit status (docs/runs.md)."""
     args = parse_args(argv)
-    given = {}
-    for item in args.ann_file:
-        split, sep, path = item.partition('=')
-        if not sep or split not in ('train', 'val'):
-            print(f'error: --ann-file {item!r}: expected train=PATH or val=PATH', file=sys.stderr)
-            return 2
-        given[split] = path
+    given = dict(item.split('=', 1) for item in args.ann_file)
     jobs, warnings = [], []
     try:
-        check_settings(args.out_dir, dict(dataset='isaid-instances', crop_size=args.crop_size,
-                                          stride=args.stride, min_area=args.min_area),
-                       args.overwrite, SETTINGS_FILE)
         for split in args.splits:
             split_dir = osp.join(args.src, split)
             if not osp.isdir(split_dir):
@@ -295,7 +295,6 @@ def main(argv=None) -> int:
             images: Dict[str, FileRef] = {}
             for ref in scan_inputs(split_dir, IMAGE_NAME):
                 add_unique(images, IMAGE_NAME.fullmatch(ref.name).group(1), ref)
-            os.makedirs(osp.join(args.out_dir, 'img_dir', split), exist_ok=True)
             missing = sorted(set(objects) - set(images))
             extra = sorted(set(images) - set(objects))
             if missing:
@@ -314,20 +313,30 @@ def main(argv=None) -> int:
         for message in warnings:
             print(f'  warning: {message}', file=sys.stderr)
         return 2
-    results = run_jobs(jobs, convert_image, args.nproc, 'isaid instances', unit='image')
-    status = summarise(results, args.out_dir, 'isaid instances', warnings, unit='images',
-                       file_name='instance_conversion_summary.json')
-    if status:
-        print('the COCO json files are written once every image of a split is converted')
-        return status
-    for split in sorted({r.split for r in results}):
-        mine = [r for r in results if r.split == split]
-        counts = write_coco(osp.join(args.out_dir, 'annotations', f'instances_{split}.json'), mine,
-                            args.crop_size)
-        too_small = sum(r.extra.get('too_small', 0) for r in mine)
-        print(f'  {split:6s} annotations/instances_{split}.json: {counts["images"]} crops, '
-              f'{counts["annotations"]} objects ({too_small} clipped parts under {args.min_area} px left out)')
-    return 0
+
+    def convert() -> int:
+        check_settings(args.out_dir, dict(dataset='isaid-instances', crop_size=args.crop_size,
+                                          stride=args.stride, min_area=args.min_area),
+                       args.overwrite, SETTINGS_FILE)
+        for split in sorted({job.split for job in jobs}):
+            os.makedirs(osp.join(args.out_dir, 'img_dir', split), exist_ok=True)
+        run = run_jobs(jobs, convert_image, args.nproc, 'isaid instances', unit='image')
+        status = summarise(run.results, args.out_dir, 'isaid instances', warnings, unit='images',
+                           stopped=run.stopped, not_reached=run.not_reached,
+                           file_name='instance_conversion_summary.json')
+        if status:
+            print('the COCO json files are written once every image of a split is converted')
+            return status
+        for split in sorted({r.split for r in run.results}):
+            mine = [r for r in run.results if r.split == split]
+            counts = write_coco(osp.join(args.out_dir, 'annotations', f'instances_{split}.json'), mine,
+                                args.crop_size)
+            too_small = sum(r.extra.get('too_small', 0) for r in mine)
+            print(f'  {split:6s} annotations/instances_{split}.json: {counts["images"]} crops, '
+                  f'{counts["annotations"]} objects ({too_small} clipped parts under {args.min_area} px left out)')
+        return 0
+
+    return run_converter(args.out_dir, convert)
 
 
 if __name__ == '__main__':

@@ -42,9 +42,12 @@ from converter_common import (  # noqa: E402
     TileResult,
     add_crop_arguments,
     add_unique,
+    check_positive,
     check_settings,
+    converter_parser,
     decode_image,
     label_values,
+    run_converter,
     run_jobs,
     scan_inputs,
     summarise,
@@ -119,8 +122,7 @@ def convert_tile(job: CropJob) -> TileResult:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the Potsdam converter."""
-    parser = argparse.ArgumentParser(
-        description='Crop the ISPRS Potsdam release (RGB tiles + colour labels) for fine-tuning.')
+    parser = converter_parser('Crop the ISPRS Potsdam release (RGB tiles + colour labels) for fine-tuning.', __file__)
     parser.add_argument('src', help='folder with 2_Ortho_RGB.zip and 5_Labels_all*.zip '
                                     '(or their extracted .tif files)')
     parser.add_argument('-o', '--out-dir', default='data/potsdam', help='output folder')
@@ -129,25 +131,21 @@ def parse_args(argv=None) -> argparse.Namespace:
                              'ignored, the ISPRS evaluation protocol; default) or all')
     parser.add_argument('--splits', nargs='+', choices=sorted(SPLITS), default=['train', 'val'])
     add_crop_arguments(parser, crop_size=512, stride=320, legend='ISPRS legend')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_positive(parser, args, 'crop_size', 'stride', 'nproc')
+    return args
 
 
 def main(argv=None) -> int:
-    """Convert; return the exit status."""
+    """Convert; return the exit status (docs/runs.md)."""
     args = parse_args(argv)
     try:
         images, labels = find_tiles(args.src, args.labels)
-        check_settings(args.out_dir, dict(dataset='potsdam', bands='RGB', labels=args.labels,
-                                          crop_size=args.crop_size, stride=args.stride,
-                                          label_values='0=ignore,1..6=ISPRS classes'),
-                       args.overwrite)
     except ConversionError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
     jobs, warnings = [], []
     for split in args.splits:
-        os.makedirs(osp.join(args.out_dir, 'img_dir', split), exist_ok=True)
-        os.makedirs(osp.join(args.out_dir, 'ann_dir', split), exist_ok=True)
         missing = []
         for key in SPLITS[split]:
             if key not in images or key not in labels:
@@ -166,8 +164,20 @@ def main(argv=None) -> int:
               f'top_potsdam_<r>_<c>_RGB.tif with {args.labels} labels, plain or in .zip)',
               file=sys.stderr)
         return 2
-    results = run_jobs(jobs, convert_tile, args.nproc, 'potsdam')
-    return summarise(results, args.out_dir, 'potsdam', warnings)
+
+    def convert() -> int:
+        check_settings(args.out_dir, dict(dataset='potsdam', bands='RGB', labels=args.labels,
+                                          crop_size=args.crop_size, stride=args.stride,
+                                          label_values='0=ignore,1..6=ISPRS classes'),
+                       args.overwrite)
+        for split in args.splits:
+            os.makedirs(osp.join(args.out_dir, 'img_dir', split), exist_ok=True)
+            os.makedirs(osp.join(args.out_dir, 'ann_dir', split), exist_ok=True)
+        run = run_jobs(jobs, convert_tile, args.nproc, 'potsdam')
+        return summarise(run.results, args.out_dir, 'potsdam', warnings, stopped=run.stopped,
+                         not_reached=run.not_reached)
+
+    return run_converter(args.out_dir, convert)
 
 
 if __name__ == '__main__':

@@ -50,13 +50,16 @@ from converter_common import (  # noqa: E402
     TileResult,
     add_unique,
     atomic_write_png,
+    check_positive,
     check_settings,
+    converter_parser,
     crop_boxes,
     decode_image,
     default_nproc,
     mark_tile_done,
     pad_to,
     read_marker,
+    run_converter,
     run_jobs,
     scan_inputs,
     summarise,
@@ -178,8 +181,7 @@ def image_size(ref: FileRef) -> Tuple[int, int]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the SAMRS-MAE crop tool."""
-    parser = argparse.ArgumentParser(
-        description='Cut the SAMRS training images into crops for SAMRS-MAE pre-training.')
+    parser = converter_parser('Cut the SAMRS training images into crops for SAMRS-MAE pre-training.', __file__)
     parser.add_argument('subsets', nargs='+',
                         help='SAMRS subset folders (e.g. data/samrs/sota data/samrs/sior '
                              'data/samrs/fast); the folder name is the subset name')
@@ -199,9 +201,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='read the image headers and print how many crops a run would '
                              'write; write nothing')
     args = parser.parse_args(argv)
-    if args.crop_size <= 0 or args.stride <= 0:
-        parser.error(f'--crop-size and --stride must be positive, got {args.crop_size} and '
-                     f'{args.stride}')
+    check_positive(parser, args, 'crop_size', 'stride', 'nproc')
     return args
 
 
@@ -247,7 +247,7 @@ def count_only(jobs: List[ImageJob], missing: List[TileResult], size: int, strid
 
 
 def main(argv=None) -> int:
-    """Cut (or count) the crops; return the exit status."""
+    """Cut (or count) the crops; return the exit status (docs/runs.md)."""
     args = parse_args(argv)
     try:
         jobs, missing = collect_jobs(args)
@@ -257,25 +257,34 @@ def main(argv=None) -> int:
                                   f'<subset>/{args.img_dir})')
         if args.count_only:
             return count_only(jobs, missing, args.crop_size, args.stride)
+    except ConversionError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+
+    def convert() -> int:
         check_settings(args.out_dir, dict(dataset='samrs-mae', crop_size=args.crop_size,
                                           stride=args.stride, ext=args.ext,
                                           windows='last window ends at the border'),
                        args.overwrite)
-    except ConversionError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 2
-    for subset in sorted({job.split for job in jobs}):
-        os.makedirs(osp.join(args.out_dir, subset), exist_ok=True)
-    results = run_jobs(jobs, crop_image, args.nproc, 'samrs-mae', unit='image') + missing
-    crops = [rel for result in sorted(results, key=lambda r: (r.split, r.key))
-             if not result.error for rel in result.extra['outputs']]
-    atomic_write(osp.join(args.out_dir, CROP_LIST), ''.join(f'{c}\n' for c in crops).encode())
-    status = summarise(results, args.out_dir, 'samrs-mae', unit='images')
-    done = sum(1 for result in results if not result.error)
-    print(f'  total  {done} of {len(results)} images -> {len(crops)} crops listed in '
-          f'{osp.join(args.out_dir, CROP_LIST)} (paper: {PAPER_CROPS:,} with 384 / 300 on the '
-          'full SAMRS release)')
-    return status
+        for subset in sorted({job.split for job in jobs}):
+            os.makedirs(osp.join(args.out_dir, subset), exist_ok=True)
+        run = run_jobs(jobs, crop_image, args.nproc, 'samrs-mae', unit='image')
+        results = run.results + ([] if run.stopped else missing)
+        crops = [rel for result in sorted(results, key=lambda r: (r.split, r.key))
+                 if not result.error for rel in result.extra['outputs']]
+        if run.stopped is None:
+            # A stopped run lists nothing: a partial list would train on part of the data unnoticed.
+            atomic_write(osp.join(args.out_dir, CROP_LIST), ''.join(f'{c}\n' for c in crops).encode())
+        status = summarise(results, args.out_dir, 'samrs-mae', unit='images', stopped=run.stopped,
+                           not_reached=run.not_reached + (len(missing) if run.stopped else 0))
+        if run.stopped is None:
+            done = sum(1 for result in results if not result.error)
+            print(f'  total  {done} of {len(results)} images -> {len(crops)} crops listed in '
+                  f'{osp.join(args.out_dir, CROP_LIST)} (paper: {PAPER_CROPS:,} with 384 / 300 on the '
+                  'full SAMRS release)')
+        return status
+
+    return run_converter(args.out_dir, convert)
 
 
 if __name__ == '__main__':
