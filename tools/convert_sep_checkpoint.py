@@ -151,7 +151,10 @@ def convert_sep_to_detector(state_dict: Dict[str, torch.Tensor]
             report['kept'].append(key)
         else:
             part = key.split('.', 1)[0]
-            report['dropped'][key] = f'{part} of the segmentation model (the detector has its own)'
+            if part in MTP_TASKS:
+                report['dropped'][key] = f'{part} branch of the multi-task model (--target {part} keeps it)'
+            else:
+                report['dropped'][key] = f'{part} of the segmentation model (the detector has its own)'
     if not converted:
         raise SEPConversionError('no backbone.* keys found: nothing to initialise a detector with')
     return converted, report
