@@ -100,6 +100,9 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
         if unknown:
             raise ValueError(f'model.subset_loss_weights names unknown subsets {sorted(unknown)}; '
                              f'subsets are {list(self.subset_names)}')
+        if (test_cfg or {}).get('mode', 'whole') != 'whole':
+            raise ValueError("MultiTaskEncoderDecoder predicts whole images: model.test_cfg.mode must be 'whole' "
+                             f"(got {test_cfg['mode']!r}; the detection branches have no sliding window)")
         semantic_subsets = [dict(name=name, num_classes=count + int(self.background))
                             for name, count in self.class_counts.items()]
 
