@@ -74,13 +74,18 @@ class MultiTaskDataSample(DetDataSample):
         del self._pred_rotated_instances
 
 
-def task_view(sample: DetDataSample, task: str) -> DetDataSample:
+def task_view(sample: DetDataSample, task: str, require_gt: bool = False) -> DetDataSample:
     """A ``DetDataSample`` with ``sample``'s metainfo and ``task``'s ground truth as ``gt_instances``.
 
     The tensors are shared, not copied: the stock detectors read the view (and deep-copy it
-    for their RPN) without touching the other tasks' targets.
+    for their RPN) without touching the other tasks' targets. ``require_gt``: a sample without
+    the task's ground truth is an error naming the image (training).
     """
     gt, ignored, _ = TASK_FIELDS[task]
+    if require_gt and (gt not in sample or 'bboxes' not in getattr(sample, gt)):
+        loader = 'LoadRotatedBoxes' if task == 'rotated' else "mmdet.LoadAnnotations(with_bbox=True, with_mask=True)"
+        raise KeyError(f'{sample.metainfo.get("img_path", "?")}: no {gt} to train the {task} branch on: add '
+                       f'{loader} to the training pipeline before PackMultiTaskInputs')
     view = DetDataSample(metainfo=sample.metainfo)
     for source, target in ((gt, 'gt_instances'), (ignored, 'ignored_instances')):
         if source in sample:

@@ -234,3 +234,12 @@ def test_the_branches_are_the_stock_detectors_and_the_vit_backbone_seps():
     sep = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'upernet_vit_rvsa_b.py')).model
     assert vit.backbone == sep.backbone
     assert vit.decode_head.in_channels == sep.decode_head.in_channels
+
+
+def test_a_sample_without_a_tasks_ground_truth_is_named(tiny):
+    _, model, samples = tiny
+    broken = copy.deepcopy(samples)
+    del broken[1]['data_samples'].gt_rotated_instances
+    data = model.data_preprocessor(pseudo_collate(broken), True)
+    with pytest.raises(KeyError, match='sior_0.*no gt_rotated_instances.*LoadRotatedBoxes'):
+        model(**data, mode='loss')

@@ -208,7 +208,7 @@ class MultiTaskEncoderDecoder(EncoderDecoder):
         losses: Dict[str, Tensor] = {}
         groups = self._groups(route)
         for subset, indices in groups:
-            views = [task_view(data_samples[i], task) for i in indices]
+            views = [task_view(data_samples[i], task, require_gt=True) for i in indices]
             with subset_routing(detector, subset):
                 group_losses = detector.loss(self._select(feats, indices, len(data_samples)), views)
             weight = self.subset_loss_weights[subset]
