@@ -31,7 +31,7 @@ from mmengine.registry import MODELS, DefaultScope
 
 from ..subset_routing import PAD_LOGIT, SubsetRoutedClassifier
 
-__all__ = ['SharedFeatures', 'build_detection_branch', 'install_subset_layers', 'subset_routing',
+__all__ = ['SharedFeatures', 'build_detection_branch', 'install_subset_layers', 'subset_routing', 'subset_layers',
            'BRANCH_SCOPES']
 
 # The registry scope each detection task's config is written in (its package's own).
