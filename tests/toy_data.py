@@ -278,3 +278,80 @@ def write_tiny_finetune_config(path, repo_root, data_root, max_iters=4, batch_si
             ckpt_interval=ckpt_interval or max_iters, width=width,
             in_channels=[width, 2 * width, 4 * width, 8 * width], aux_channels=4 * width))
     return path
+
+
+TINY_MTP_OVERRIDES = """
+_base_ = [{base!r}]
+custom_imports = dict(imports=['samrs_mm'] + {extra_imports!r}, allow_failed_imports=False)
+# MTP's pipelines (configs/_base_/datasets/samrs_mtp.py) at a 64 px crop.
+crop_size = (64, 64)
+meta_keys = ('img_id', 'img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+             'flip_direction', 'subset', 'subset_index')
+load = [dict(type='LoadImageFromFile'),
+        dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True, with_seg=True),
+        dict(type='LoadRotatedBoxes')]
+augment = [
+    dict(type='mmdet.RandomResize', scale=crop_size, ratio_range=(0.5, 2.0), keep_ratio=True,
+         resize_type='mmdet.Resize'),
+    dict(type='mmdet.RandomCrop', crop_size=crop_size, crop_type='absolute', recompute_bbox=True,
+         allow_negative_crop=True),
+    dict(type='mmdet.RandomFlip', prob=0.75, direction=['horizontal', 'vertical', 'diagonal']),
+    dict(type='RandomRot90', prob=0.5),
+    dict(type='mmdet.PhotoMetricDistortion'),
+    dict(type='PackMultiTaskInputs', meta_keys=meta_keys)]
+val_tail = [dict(type='mmdet.Resize', scale=crop_size, keep_ratio=True),
+            dict(type='mmdet.LoadAnnotations', with_bbox=False, with_label=False, with_seg=True),
+            dict(type='LoadRotatedBoxes'),
+            dict(type='PackMultiTaskInputs', meta_keys=meta_keys + ('instances',))]
+kinds = [('sota', 'SOTAMultiTaskDataset'), ('sior', 'SIORMultiTaskDataset'), ('fast', 'FASTMultiTaskDataset')]
+train_sets = [dict(type=kind, data_root={data_root!r} + '/' + name, ann_file='train.txt', serialize_data=False,
+                   pipeline=load + [dict(type='TagSubset', subset=name, subset_index=i)] + augment)
+              for i, (name, kind) in enumerate(kinds)]
+val_sets = [dict(type=kind, data_root={data_root!r} + '/' + name, ann_file='val.txt', test_mode=True,
+                 serialize_data=False,
+                 pipeline=[dict(type='LoadImageFromFile'), dict(type='TagSubset', subset=name, subset_index=i)]
+                 + val_tail)
+            for i, (name, kind) in enumerate(kinds)]
+c = 16
+channels = [{width}, {width2}, {width4}, {width8}]
+detector = dict(neck=dict(in_channels=channels, out_channels=c), rpn_head=dict(in_channels=c, feat_channels=c),
+                train_cfg=dict(rpn=dict(sampler=dict(num=32)), rpn_proposal=dict(nms_pre=100, max_per_img=50),
+                               rcnn=dict(sampler=dict(num=16))),
+                # a random model scores ~1 / classes: a low threshold keeps a few predictions to evaluate
+                test_cfg=dict(rpn=dict(nms_pre=100, max_per_img=20), rcnn=dict(max_per_img=10, score_thr=0.01)))
+model = dict(
+    pretrained=None,
+    backbone=dict(depth=18, stem_channels={width}, base_channels={width}),
+    decode_head=dict(in_channels=channels, channels=c),
+    instance=dict(detector, roi_head=dict(bbox_roi_extractor=dict(out_channels=c),
+                                          bbox_head=dict(in_channels=c, fc_out_channels=32),
+                                          mask_roi_extractor=dict(out_channels=c),
+                                          mask_head=dict(num_convs=1, in_channels=c, conv_out_channels=c))),
+    rotated=dict(detector, roi_head=dict(bbox_roi_extractor=dict(out_channels=c),
+                                         bbox_head=dict(in_channels=c, fc_out_channels=32))))
+train_dataloader = dict(batch_size={batch_size}, num_workers=0, persistent_workers=False,
+                        batch_sampler=dict(mode={mode!r}, subset_weights={subset_weights!r}),
+                        dataset=dict(datasets=train_sets))
+val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(datasets=val_sets))
+test_dataloader = val_dataloader
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]
+train_cfg = dict(max_iters={max_iters}, val_interval={val_interval})
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={max_iters}))
+randomness = dict(seed=0)
+{extra}
+"""
+
+
+def write_tiny_mtp_config(path, repo_root, data_root, max_iters=2, batch_size=3, mode='avg',
+                          subset_weights=None, val_interval=None, width=16, extra_imports=(), extra=''):
+    """Write a config inheriting configs/mtp/mtp_r50.py, shrunk to ResNet-18 with ``width`` base
+    channels, 16-channel detection branches and a 64 px crop; ``data_root`` in the SAMRS
+    layout with instance files (``write_samrs_object_subsets`` writes one)."""
+    base = osp.join(repo_root, 'configs', 'mtp', 'mtp_r50.py')
+    with open(path, 'w') as f:
+        f.write(TINY_MTP_OVERRIDES.format(
+            base=base, data_root=data_root, max_iters=max_iters, batch_size=batch_size, mode=mode,
+            subset_weights=subset_weights, val_interval=val_interval or max_iters, width=width,
+            width2=2 * width, width4=4 * width, width8=8 * width, extra_imports=list(extra_imports),
+            extra=extra))
+    return path

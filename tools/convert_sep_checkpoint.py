@@ -1,4 +1,25 @@
-"""Turn a SEP (multi-head segmentation pre-training) checkpoint into a fine-tuning initialisation.
+"""Turn a SEP or MTP pre-training checkpoint into a fine-tuning initialisation.
+
+Sources (recognised by their keys): SEP (multi-head segmentation pre-training,
+``configs/sep/``) and MTP (multi-task pre-training, ``configs/mtp/``: SEP's model plus the
+``instance.*`` and ``rotated.*`` detection branches). Targets (``--target``):
+
+==============  ===============================================  =========================
+target          keeps                                            starts fresh
+==============  ===============================================  =========================
+``segmentor``   backbone, neck, semantic decoder (SEP / MTP)     classifier (``conv_seg``),
+                                                                 an auxiliary head MTP lacks
+``detector``    backbone (SEP / MTP)                             neck, RPN, RoI heads
+``instance``    backbone + MTP's Mask R-CNN branch (FPN, RPN,    ``fc_cls``, ``fc_reg``,
+                box and mask heads)                              ``conv_logits``
+``rotated``     backbone + MTP's Oriented R-CNN branch (FPN,     ``fc_cls``
+                oriented RPN, box head, its class-agnostic
+                regression)
+==============  ===============================================  =========================
+
+MTP's per-subset last layers (``...subset_heads.<subset>.*``) are dropped like SEP's
+classifiers; the branch keys lose their ``instance.`` / ``rotated.`` prefix and become the
+stock detector's (``neck.*``, ``rpn_head.*``, ``roi_head.*``).
 
 Two targets (``--target``): ``segmentor`` (default), the mmseg fine-tuning model below, and
 ``detector``, the backbone of an mmdet / mmrotate detector (Mask R-CNN, Oriented R-CNN):
@@ -58,7 +79,14 @@ SEP_KEY = re.compile(r'^(?P<head>decode_head|auxiliary_head(?:\.\d+)?)\.'
 # Keys of a fine-tuning model that are expected to start fresh, per target.
 FRESH_CLASSIFIER = re.compile(r'^(decode_head|auxiliary_head(\.\d+)?)\.(conv_seg|cls_embed)\.')
 FRESH_DETECTOR_HEADS = re.compile(r'^(neck|rpn_head|roi_head|bbox_head|mask_head)\.')
-FRESH = {'segmentor': FRESH_CLASSIFIER, 'detector': FRESH_DETECTOR_HEADS}
+FRESH_DETECTOR_CLASSIFIERS = re.compile(r'^roi_head\.(bbox_head\.(fc_cls|fc_reg)|mask_head\.conv_logits)\.')
+FRESH = {'segmentor': FRESH_CLASSIFIER, 'detector': FRESH_DETECTOR_HEADS, 'instance': FRESH_DETECTOR_CLASSIFIERS,
+         'rotated': FRESH_DETECTOR_CLASSIFIERS}
+# An auxiliary head the checkpoint does not have (MTP trains none) starts fresh too.
+FRESH_AUXILIARY = re.compile(r'^auxiliary_head(\.\d+)?\.')
+# <task>.<stock detector key> of an MTP checkpoint's detection branches.
+MTP_BRANCH_KEY = re.compile(r'^(?P<task>instance|rotated)\.(?P<rest>.+)$')
+MTP_TASKS = ('instance', 'rotated')
 
 
 class SEPConversionError(Exception):
@@ -123,10 +151,92 @@ def convert_sep_to_detector(state_dict: Dict[str, torch.Tensor]
             report['kept'].append(key)
         else:
             part = key.split('.', 1)[0]
-            report['dropped'][key] = f'{part} of the segmentation model (the detector has its own)'
+            if part in MTP_TASKS:
+                report['dropped'][key] = f'{part} branch of the multi-task model (--target {part} keeps it)'
+            else:
+                report['dropped'][key] = f'{part} of the segmentation model (the detector has its own)'
     if not converted:
         raise SEPConversionError('no backbone.* keys found: nothing to initialise a detector with')
     return converted, report
+
+
+def _unwrapped(state_dict: Dict[str, torch.Tensor]):
+    """``(key, value)`` pairs without a DDP wrapper's ``module.`` prefix."""
+    for key, value in state_dict.items():
+        yield (key[len('module.'):] if key.startswith('module.') else key), value
+
+
+def is_mtp_state_dict(state_dict: Dict[str, torch.Tensor]) -> bool:
+    """Whether the weights are an MTP model's (they hold ``instance.*`` / ``rotated.*`` branches)."""
+    return any(MTP_BRANCH_KEY.match(key) for key, _ in _unwrapped(state_dict))
+
+
+def convert_mtp_to_segmentor(state_dict: Dict[str, torch.Tensor]
+                             ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """An MTP checkpoint's backbone and semantic branch as a SEP conversion makes them.
+
+    The detection branches are dropped; the rest goes through :func:`convert_sep_state_dict`.
+    """
+    semantic, branches = OrderedDict(), {}
+    for key, value in _unwrapped(state_dict):
+        match = MTP_BRANCH_KEY.match(key)
+        if match is None:
+            semantic[key] = value
+        else:
+            task = match.group('task')
+            branches[key] = f'{task} branch of the multi-task model (--target {task})'
+    converted, report = convert_sep_state_dict(semantic)
+    report['dropped'].update(branches)
+    return converted, report
+
+
+def convert_mtp_to_detector(state_dict: Dict[str, torch.Tensor], task: str
+                            ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """The backbone and the ``task`` branch of an MTP checkpoint as a stock detector's weights.
+
+    ``<task>.neck|rpn_head|roi_head.*`` lose the prefix; the branch's per-subset last layers
+    (``...subset_heads.<subset>.*``) are dropped, as are the semantic branch, a shared neck
+    and the other branch. The report has :func:`convert_sep_state_dict`'s keys.
+    """
+    if not is_mtp_state_dict(state_dict):
+        raise SEPConversionError(f'--target {task} needs an MTP checkpoint (instance.* / rotated.* keys); a SEP '
+                                 'checkpoint has no detection branch: use --target detector for its backbone')
+    converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    report = dict(kept=[], renamed={}, dropped={}, subsets=set(), resized={},
+                  renamed_what=f'{task} branch -> stock detector')
+    for key, value in _unwrapped(state_dict):
+        match = MTP_BRANCH_KEY.match(key)
+        if key.startswith('backbone.'):
+            converted[key] = value
+            report['kept'].append(key)
+        elif match is None:
+            part = key.split('.', 1)[0]
+            report['dropped'][key] = f'{part} of the semantic branch'
+        elif match.group('task') != task:
+            report['dropped'][key] = f'{match.group("task")} branch of the multi-task model'
+        elif '.subset_heads.' in match.group('rest'):
+            subset = match.group('rest').split('.subset_heads.', 1)[1].split('.', 1)[0]
+            report['subsets'].add(subset)
+            report['dropped'][key] = f'{task} last layer of subset {subset!r}'
+        else:
+            _put(converted, match.group('rest'), value, key)
+            report['renamed'][key] = match.group('rest')
+    if not report['renamed']:
+        raise SEPConversionError(f'the checkpoint has no {task} branch weights')
+    report['subsets'] = sorted(report['subsets'])
+    return converted, report
+
+
+def convert_checkpoint(state_dict: Dict[str, torch.Tensor], target: str
+                       ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """Convert SEP or MTP weights for ``target`` (see the module docstring)."""
+    if target in MTP_TASKS:
+        return convert_mtp_to_detector(state_dict, target)
+    if target == 'detector':
+        return convert_sep_to_detector(state_dict)
+    if is_mtp_state_dict(state_dict):
+        return convert_mtp_to_segmentor(state_dict)
+    return convert_sep_state_dict(state_dict)
 
 
 def _put(target: dict, key: str, value: torch.Tensor, origin: str) -> None:
@@ -262,7 +372,8 @@ def print_report(report: dict, check: Optional[dict], verbose: bool) -> None:
     renamed, dropped = report['renamed'], report['dropped']
     print(f'kept unchanged: {len(report["kept"])} tensors ({_group(report["kept"])})')
     if renamed:
-        print(f'renamed (shared decoder -> stock head): {len(renamed)} tensors '
+        what = report.get('renamed_what', 'shared decoder -> stock head')
+        print(f'renamed ({what}): {len(renamed)} tensors '
               f'({_group(list(renamed.values()))})')
     print(f'dropped: {len(dropped)} tensors (SEP subsets: {", ".join(report["subsets"]) or "-"})')
     reasons = Counter(dropped.values())
@@ -289,14 +400,16 @@ def print_report(report: dict, check: Optional[dict], verbose: bool) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     """Command line of the converter."""
     parser = argparse.ArgumentParser(
-        description='Convert a multi-head SEP checkpoint into a fine-tuning initialisation '
-                    '(backbone + shared decoder kept, SEP classifiers dropped).')
-    parser.add_argument('src', help='SEP checkpoint (.pth written by tools/train.py)')
+        description='Convert a SEP or MTP pre-training checkpoint into a fine-tuning initialisation '
+                    '(shared parts kept, per-subset classifiers dropped).')
+    parser.add_argument('src', help='SEP or MTP checkpoint (.pth written by tools/train.py)')
     parser.add_argument('dst', help='output checkpoint, for load_from / SEP_INIT')
     parser.add_argument('--config', help='fine-tuning config whose model the result must fit')
     parser.add_argument('--target', choices=sorted(FRESH), default='segmentor',
                         help='segmentor: backbone + decoder of an mmseg model (default); detector: '
-                             'the backbone of an mmdet / mmrotate detector (neck and heads fresh)')
+                             'the backbone of an mmdet / mmrotate detector (neck and heads fresh); '
+                             'instance / rotated (MTP checkpoints): backbone + that branch as a Mask '
+                             'R-CNN / Oriented R-CNN (only the class-dependent last layers fresh)')
     parser.add_argument('--verbose', action='store_true', help='list every renamed / dropped key')
     return parser.parse_args(argv)
 
@@ -315,8 +428,9 @@ def main(argv=None) -> int:
     import samrs_mm  # noqa: F401  (runtime fixes: torch>=2.6 checkpoint loading; registries)
     try:
         checkpoint = CheckpointLoader.load_checkpoint(args.src, map_location='cpu')
-        convert = convert_sep_to_detector if args.target == 'detector' else convert_sep_state_dict
-        state_dict, report = convert(extract_state_dict(checkpoint, args.src))
+        weights = extract_state_dict(checkpoint, args.src)
+        source = 'mtp' if is_mtp_state_dict(weights) else 'sep'
+        state_dict, report = convert_checkpoint(weights, args.target)
     except SEPConversionError as error:
         print(f'error: {args.src}: {error}', file=sys.stderr)
         return 2
@@ -325,7 +439,10 @@ def main(argv=None) -> int:
         target = build_target(args.config)
         report['resized'] = resize_position_embeddings(state_dict, target)
         report['resized'].update(resize_relative_position_tables(state_dict, target))
-        check = check_against_target(state_dict, target, FRESH[args.target])
+        fresh = FRESH[args.target]
+        if args.target == 'segmentor' and not any(FRESH_AUXILIARY.match(k) for k in state_dict):
+            fresh = re.compile(f'{fresh.pattern}|{FRESH_AUXILIARY.pattern}')
+        check = check_against_target(state_dict, target, fresh)
     print(f'{args.src} -> {args.dst}')
     print_report(report, check, args.verbose)
     if check is not None and (check['missing'] or check['unexpected'] or check['mismatched']):
@@ -334,7 +451,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     meta = dict(converted_from=osp.abspath(args.src), converter='tools/convert_sep_checkpoint.py',
-                target=args.target, sep_subsets=report['subsets'], dropped=sorted(report['dropped']),
+                source=source, target=args.target, sep_subsets=report['subsets'], dropped=sorted(report['dropped']),
                 resized=report['resized'], checked_against=args.config)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     partial = f'{args.dst}.part{os.getpid()}'

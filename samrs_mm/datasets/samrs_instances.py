@@ -75,17 +75,25 @@ class SAMRSInstanceDataset(CocoDataset):
         self.cat2label = {i: i for i in self.cat_ids}
         self.cat_img_map = defaultdict(list)
         data_list = []
-        for img_id, (_, img_path, info) in enumerate(images):
+        for img_id, (name, img_path, info) in enumerate(images):
             instances = []
             for obj in info.objects:
-                instances.append(dict(bbox=obj.hbox, bbox_label=obj.class_index, mask=obj.rle,
-                                      ignore_flag=int(self.ignore_difficult and obj.difficult)))
+                instances.append(self.object_info(obj))
                 self.cat_img_map[obj.class_index].append(img_id)
-            data_list.append(dict(img_path=img_path, img_id=img_id, seg_map_path=None,
+            data_list.append(dict(img_path=img_path, img_id=img_id, seg_map_path=self.seg_map_path(name),
                                   height=int(info.height), width=int(info.width), instances=instances))
         print_log(f'{type(self).__name__}: {counts["images"]} images, {counts["objects"]} objects '
                   f'from {self.ann_file} ({counts["empty_masks"]} empty masks left out)', logger='current')
         return data_list
+
+    def object_info(self, obj) -> dict:
+        """One object of a listed image as an mmdet instance (box and area from its mask)."""
+        return dict(bbox=obj.hbox, bbox_label=obj.class_index, mask=obj.rle,
+                    ignore_flag=int(self.ignore_difficult and obj.difficult))
+
+    def seg_map_path(self, name: str):
+        """The semantic label file of a listed image (none for instance segmentation)."""
+        return None
 
 
 @DATASETS.register_module()

@@ -8,6 +8,21 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
 
+def rot90_homography(k: int, height: int, width: int) -> np.ndarray:
+    """The 3 x 3 matrix taking pixel coordinates (edges at integers) of a ``height x width``
+    image to those of ``np.rot90(image, k)`` (counter-clockwise on screen)."""
+    k %= 4
+    if k == 1:
+        matrix = [[0, 1, 0], [-1, 0, width], [0, 0, 1]]
+    elif k == 2:
+        matrix = [[-1, 0, width], [0, -1, height], [0, 0, 1]]
+    elif k == 3:
+        matrix = [[0, -1, height], [1, 0, 0], [0, 0, 1]]
+    else:
+        matrix = np.eye(3)
+    return np.asarray(matrix, np.float32)
+
+
 @TRANSFORMS.register_module()
 class RandomRot90(BaseTransform):
     """Rotate image and segmentation maps by a random multiple of 90 degrees.
@@ -15,6 +30,11 @@ class RandomRot90(BaseTransform):
     With probability ``prob`` the sample is rotated counter-clockwise by k * 90 degrees,
     k drawn uniformly from {1, 2, 3}; otherwise it is left alone. Aerial images have no
     "up", so all four orientations are equally plausible.
+
+    Rotated with the image: every key in ``seg_fields`` (mmseg pipelines) and ``gt_seg_map``
+    (mmdet pipelines), the instance masks ``gt_masks`` (mmdet ``BitmapMasks``) and boxes
+    ``gt_bboxes`` (any mmdet box type); the turn is recorded in ``homography_matrix`` as
+    mmdet's geometric transforms do, so the multi-task rotated boxes follow it.
     """
 
     def __init__(self, prob: float = 0.5) -> None:
@@ -27,16 +47,36 @@ class RandomRot90(BaseTransform):
         return int(np.random.randint(1, 4)) if np.random.rand() < self.prob else 0
 
     def transform(self, results: dict) -> dict:
-        """Rotate ``img`` and every key in ``seg_fields`` by the same k * 90 degrees."""
+        """Rotate the image and every target it carries by the same k * 90 degrees."""
         k = self._choose_k()
         results['rot90_k'] = k
         if k == 0:
             return results
+        height, width = results['img'].shape[:2]
         results['img'] = np.ascontiguousarray(np.rot90(results['img'], k))
-        for key in results.get('seg_fields', []):
+        seg_keys = list(results.get('seg_fields', []))
+        if 'gt_seg_map' in results and 'gt_seg_map' not in seg_keys:
+            seg_keys.append('gt_seg_map')
+        for key in seg_keys:
             results[key] = np.ascontiguousarray(np.rot90(results[key], k))
+        homography = rot90_homography(k, height, width)
+        if results.get('gt_masks', None) is not None:
+            results['gt_masks'] = self._rotate_masks(results['gt_masks'], k)
+        if results.get('gt_bboxes', None) is not None:
+            results['gt_bboxes'].project_(homography)
+        previous = results.get('homography_matrix', None)
+        results['homography_matrix'] = homography if previous is None else homography @ previous
         results['img_shape'] = results['img'].shape[:2]
         return results
+
+    @staticmethod
+    def _rotate_masks(masks, k: int):
+        from mmdet.structures.mask import BitmapMasks
+        if not isinstance(masks, BitmapMasks):
+            raise TypeError(f'RandomRot90 turns bitmap instance masks only, got {type(masks).__name__} '
+                            "(load them with LoadAnnotations(poly2mask=True))")
+        turned = np.ascontiguousarray(np.rot90(masks.masks, k, axes=(1, 2)))
+        return BitmapMasks(turned, *turned.shape[1:])
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(prob={self.prob})'

@@ -1,2 +1,3 @@
-"""Models registered into ``mmseg.registry.MODELS``: backbones and decode heads."""
-from . import backbones, decode_heads  # noqa: F401
+"""Models registered into ``mmseg.registry.MODELS``: backbones, decode heads and the multi-task
+model (whose detection branches are mmdet's / mmrotate's detectors)."""
+from . import backbones, decode_heads, multitask  # noqa: F401

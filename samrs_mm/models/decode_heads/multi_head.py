@@ -25,122 +25,16 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from samrs_mm.structures.classes import SAMRS_CLASS_LISTS
-
-# The default heads: the SAMRS subsets in the paper's order.
-SAMRS_SUBSETS = tuple(dict(name=name, num_classes=len(classes))
-                      for name, classes in SAMRS_CLASS_LISTS.items())
-
-# Fill value for the logits of classes a sample's subset does not have.
-PAD_LOGIT = -1.0e4
-
-
-class SubsetRoutedClassifier(nn.Module):
-    """Applies each sample's subset classifier and pads the outputs to one shape.
-
-    It owns no parameters: the classifiers live on the owning head (registered there, e.g.
-    as ``subset_heads``), so checkpoint keys do not depend on where the router is plugged
-    in. ``route`` (one subset name per sample) must be set before every forward.
-
-    Args:
-        heads: the per-subset classifiers, keyed by subset name.
-        class_counts: number of classes of each subset.
-        channel_dim: dimension of the class channels in the classifier output (1 for dense
-            ``(B, C, H, W)`` logits, -1 for per-query ``(B, Q, C)`` scores).
-        trailing: extra channels every classifier emits after its classes (1 for the
-            "no object" class of mask classification); they go to the end of the output.
-    """
-
-    def __init__(self, heads: nn.ModuleDict, class_counts: Dict[str, int], channel_dim: int = 1,
-                 trailing: int = 0) -> None:
-        super().__init__()
-        # A plain attribute, not a submodule: the parameters stay under the owning head.
-        object.__setattr__(self, '_heads', heads)
-        self.class_counts = dict(class_counts)
-        self.max_classes = max(self.class_counts.values())
-        self.channel_dim = channel_dim
-        self.trailing = trailing
-        self.route: Optional[List[str]] = None
-
-    def forward(self, feat: Tensor) -> Tensor:
-        """Return outputs with ``max_classes + trailing`` channels, padded with ``PAD_LOGIT``."""
-        route = self.route
-        if route is None or len(route) != feat.shape[0]:
-            raise RuntimeError('subset-routed classifier needs one subset per sample (got '
-                               f'{None if route is None else len(route)} for a batch of '
-                               f'{feat.shape[0]})')
-        groups: Dict[str, List[int]] = {}
-        for index, subset in enumerate(route):
-            groups.setdefault(subset, []).append(index)
-        if len(groups) == 1:
-            (subset, _), = groups.items()
-            return self._padded(self._heads[subset](feat), subset)
-        parts, order = [], []
-        for subset, indices in groups.items():
-            index = torch.as_tensor(indices, device=feat.device)
-            parts.append(self._padded(self._heads[subset](feat.index_select(0, index)), subset))
-            order += indices
-        # Concatenate the groups, then put every sample back at its place in the batch.
-        inverse = torch.empty(len(order), dtype=torch.long, device=feat.device)
-        inverse[torch.as_tensor(order, device=feat.device)] = torch.arange(len(order), device=feat.device)
-        return torch.cat(parts, dim=0).index_select(0, inverse)
-
-    def _padded(self, logits: Tensor, subset: str) -> Tensor:
-        missing = self.max_classes - self.class_counts[subset]
-        if missing == 0:
-            return logits
-        dim = self.channel_dim % logits.dim()
-        shape = list(logits.shape)
-        shape[dim] = missing
-        pad = logits.new_full(shape, PAD_LOGIT)
-        count = self.class_counts[subset]
-        classes = logits.narrow(dim, 0, count)
-        extra = logits.narrow(dim, count, self.trailing)
-        return torch.cat([classes, pad, extra], dim=dim)
-
-    def select(self, outputs: Tensor, subset: str) -> Tensor:
-        """The channels of ``subset`` (its classes, then the trailing ones) from padded outputs."""
-        dim = self.channel_dim % outputs.dim()
-        count = self.class_counts[subset]
-        if count == self.max_classes:
-            return outputs
-        classes = outputs.narrow(dim, 0, count)
-        if not self.trailing:
-            return classes
-        return torch.cat([classes, outputs.narrow(dim, self.max_classes, self.trailing)], dim=dim)
-
-
-def route_by_subset(metas: Sequence[dict], subsets: Sequence[str],
-                    fallback: Optional[str] = None) -> List[str]:
-    """Subset name of every sample (its ``metainfo['subset']``, else ``fallback``)."""
-    route = []
-    for meta in metas:
-        subset = meta.get('subset', None) or fallback
-        if subset is None:
-            raise KeyError(
-                f'sample {meta.get("img_path", "?")} has no "subset" in its metainfo: add '
-                "dict(type='TagSubset', subset=...) to its pipeline and 'subset' to "
-                "PackSegInputs' meta_keys, or name a head with model.test_cfg.subset")
-        if subset not in subsets:
-            raise KeyError(f'sample {meta.get("img_path", "?")} comes from subset {subset!r}, '
-                           f'but the heads are {list(subsets)}')
-        route.append(subset)
-    return route
-
-
-def add_zero_term_for_absent_heads(losses: Dict[str, Tensor], heads: nn.ModuleDict,
-                                   present: Sequence[str]) -> None:
-    """Add ``0 * sum(parameters)`` of the heads absent from the batch to the first loss.
-
-    Every parameter then takes part in the graph: DDP would otherwise stop with "unused
-    parameters" errors on iterations where a rank has no sample of some subset.
-    """
-    absent = [name for name in heads if name not in present]
-    if not absent:
-        return
-    zero = sum(p.sum() for name in absent for p in heads[name].parameters()) * 0.0
-    first_loss_key = next(k for k in losses if 'loss' in k)
-    losses[first_loss_key] = losses[first_loss_key] + zero
+# The routing lives in one module shared with the multi-task RoI heads; the names stay
+# importable from here.
+from ..subset_routing import (  # noqa: F401
+    PAD_LOGIT,
+    SAMRS_SUBSETS,
+    SubsetRoutedClassifier,
+    add_zero_term_for_absent_heads,
+    parse_subsets,
+    route_by_subset,
+)
 
 
 @MODELS.register_module()
@@ -212,21 +106,10 @@ class MultiHeadDecodeHead(BaseModule):
 
     @staticmethod
     def _parse_subsets(subsets: Sequence[dict]) -> Dict[str, int]:
-        if not subsets:
-            raise ValueError('MultiHeadDecodeHead needs at least one subset')
-        counts: Dict[str, int] = {}
-        for entry in subsets:
-            try:
-                name, count = str(entry['name']), int(entry['num_classes'])
-            except (KeyError, TypeError, ValueError):
-                raise ValueError('each subset must be dict(name=str, num_classes=int), '
-                                 f'got {entry!r}') from None
-            if name in counts:
-                raise ValueError(f'subset {name!r} is listed twice')
-            if count < 1:
-                raise ValueError(f'subset {name!r} needs num_classes >= 1, got {count}')
-            counts[name] = count
-        return counts
+        try:
+            return parse_subsets(subsets)
+        except ValueError as error:
+            raise ValueError(f'MultiHeadDecodeHead: {error}') from None
 
     @staticmethod
     def _classifier_in_channels(decoder: nn.Module) -> int:

@@ -22,13 +22,8 @@ from mmengine.dist import get_world_size
 from mmseg.models.decode_heads import Mask2FormerHead
 from mmseg.registry import MODELS
 
-from .multi_head import (
-    SAMRS_SUBSETS,
-    MultiHeadDecodeHead,
-    SubsetRoutedClassifier,
-    add_zero_term_for_absent_heads,
-    route_by_subset,
-)
+from ..subset_routing import SAMRS_SUBSETS, SubsetRoutedClassifier, add_zero_term_for_absent_heads, route_by_subset
+from .multi_head import MultiHeadDecodeHead
 
 
 @MODELS.register_module()
