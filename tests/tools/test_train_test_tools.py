@@ -2,18 +2,11 @@
 import json
 import os
 import os.path as osp
-import socket
 
 import torch
 
-from tests.conftest import run_tool
+from tests.conftest import free_port, run_tool
 from tests.toy_data import write_image_folder_dataset, write_tiny_quickstart_config
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
 
 
 def _scalars(work_dir):
@@ -78,7 +71,7 @@ def test_dist_train_two_cpu_processes(tmp_path, repo_root):
                                           max_iters=2, ckpt_interval=2)
     work_dir = str(tmp_path / 'work')
     proc = run_tool(['tools/dist_train.sh', config, '2', '--work-dir', work_dir],
-                    env={'PORT': _free_port(), 'OMP_NUM_THREADS': '1'})
+                    env={'PORT': free_port(), 'OMP_NUM_THREADS': '1'})
     log = proc.stdout + proc.stderr
     assert 'gloo' in log
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
