@@ -35,17 +35,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from samrs_mm.fileio import atomic_open  # noqa: E402
 from samrs_mm.runs import (  # noqa: E402
-    EXIT_STORAGE,
     EXIT_USAGE,
     OptionError,
-    RunInterrupted,
-    StorageError,
     ToolArgumentParser,
-    WorkDirBusy,
-    WorkDirLock,
-    as_storage_error,
     print_error,
-    stop_on_signals,
+    run_as_owner,
 )
 from samrs_mm.structures.classes import class_list_from_text  # noqa: E402
 
@@ -233,27 +227,14 @@ def main(argv=None) -> int:
         print_error(str(exc))
         return EXIT_USAGE
     done = []
-    with stop_on_signals():
-        try:
-            with WorkDirLock(args.out_dir):
-                return _run(args, classes, done)
-        except WorkDirBusy as exc:
-            print_error(str(exc))
-            return EXIT_USAGE
-        except OptionError as exc:
-            print_error(str(exc))
-            return EXIT_USAGE
-        except RunInterrupted as exc:
-            finished = ', '.join(done) or 'none'
-            print(f'[dataset_stats] {exc} after {len(done)} of {len(args.subsets)} subsets ({finished} complete); '
-                  'rerun the same command', file=sys.stderr)
-            return exc.exit_status
-        except (StorageError, OSError) as exc:
-            storage = as_storage_error(exc, folder=args.out_dir)
-            if storage is None:
-                raise
-            print_error(str(storage))
-            return EXIT_STORAGE
+
+    def interrupted(exc):
+        finished = ', '.join(done) or 'none'
+        return (f'[dataset_stats] {exc} after {len(done)} of {len(args.subsets)} subsets ({finished} complete); '
+                'rerun the same command')
+
+    return run_as_owner(args.out_dir, lambda: _run(args, classes, done), usage_errors=(OptionError,),
+                        interrupted=interrupted)
 
 
 def _run(args, classes_of, done) -> int:

@@ -19,6 +19,8 @@ read-only disk. The tools (``samrs_annotate.py``, ``split_images.py``, the datas
 * :mod:`~samrs_mm.runs.options`: :class:`OptionError`, :class:`ToolArgumentParser` and
   :class:`ConfigOptionsAction` (one-line option errors, exit status 2, nothing written;
   ``--cfg-options`` values keep their spaces).
+* :mod:`~samrs_mm.runs.owner`: :func:`run_as_owner` puts the lock, the signals and the exit
+  statuses together around a tool's work.
 
 Nothing here imports OpenMMLab or torch.
 """
@@ -35,6 +37,7 @@ from .errors import (
 )
 from .lock import WorkDirBusy, WorkDirLock
 from .options import ConfigOptionsAction, OptionError, ToolArgumentParser, print_error
+from .owner import run_as_owner
 from .signals import RunInterrupted, interrupted_stop, stop_on_signals
 from .workers import die_with_parent, init_worker, stop_worker_processes
 
@@ -43,4 +46,4 @@ __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_STORAGE', 'describe_exi
            'print_error',
            'WorkDirLock', 'WorkDirBusy', 'RunInterrupted', 'interrupted_stop', 'stop_on_signals',
            'stop_record', 'storage_stop',
-           'init_worker', 'die_with_parent', 'stop_worker_processes']
+           'init_worker', 'die_with_parent', 'stop_worker_processes', 'run_as_owner']

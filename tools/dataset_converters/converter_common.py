@@ -35,17 +35,12 @@ from samrs_mm.patches.windows import window_starts  # noqa: E402
 from samrs_mm.runs import (  # noqa: E402
     EXIT_FAILED,
     EXIT_STORAGE,
-    EXIT_USAGE,
     RunInterrupted,
-    StorageError,
     ToolArgumentParser,
-    WorkDirBusy,
-    WorkDirLock,
     as_storage_error,
     init_worker,
     interrupted_stop,
-    print_error,
-    stop_on_signals,
+    run_as_owner,
     stop_record,
     storage_stop,
 )
@@ -468,28 +463,9 @@ def summarise(results: Iterable[TileResult], out_dir: str, title: str,
 
 def run_converter(out_dir: str, convert: Callable[[], int]) -> int:
     """Run ``convert()`` (a converter's work, returning its exit status) as the owner of
-    ``out_dir``, with stop signals, a second run and an unwritable folder turned into the exit
-    statuses of docs/runs.md. Call it after the options and inputs were checked (nothing is
-    written before)."""
-    with stop_on_signals():
-        try:
-            with WorkDirLock(out_dir):
-                return convert()
-        except WorkDirBusy as error:
-            print_error(str(error))
-            return EXIT_USAGE
-        except ConversionError as error:
-            print_error(str(error))
-            return EXIT_USAGE
-        except RunInterrupted as error:
-            print(f'{error}; finished work is kept, rerun the same command to finish', file=sys.stderr)
-            return error.exit_status
-        except (StorageError, OSError) as error:
-            storage = as_storage_error(error, folder=out_dir)
-            if storage is None:
-                raise
-            print_error(str(storage))
-            return EXIT_STORAGE
+    ``out_dir`` (:func:`samrs_mm.runs.run_as_owner`; a bad input found on the way is a usage
+    error). Call it after the options and inputs were checked (nothing is written before)."""
+    return run_as_owner(out_dir, convert, usage_errors=(ConversionError,))
 
 
 def default_nproc() -> int:
