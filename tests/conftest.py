@@ -68,21 +68,36 @@ def free_port():
         return str(sock.getsockname()[1])
 
 
+def _default_scopes():
+    """mmengine's DefaultScope class and a copy of its instances (None without mmengine)."""
+    try:
+        from mmengine.registry import DefaultScope
+    except ImportError:  # the OpenMMLab-free tests run without mmengine too
+        return None, None
+    return DefaultScope, DefaultScope._instance_dict.copy()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Leave mmengine's default scope as a fixture found it (module fixtures run tools in-process)."""
+    scope_class, saved = _default_scopes()
+    yield
+    if scope_class is not None:
+        scope_class._instance_dict = saved
+
+
 @pytest.fixture(autouse=True)
 def _restore_default_scope():
     """Give every test the mmengine default scope it found.
 
-    Tests (and tools run in-process) call ``init_default_scope``; a scope left at 'mmrotate'
-    would hide the mmseg registry from every later test, so the order of tests would matter.
+    Tests and tools run in-process call ``init_default_scope`` (a Runner does too); a scope
+    left at 'mmrotate' would hide the mmseg registry from every later test in the process, so
+    the order of tests (and how pytest-xdist deals them out) would matter.
     """
-    try:
-        from mmengine.registry import DefaultScope
-    except ImportError:  # the OpenMMLab-free tests run without mmengine too
-        yield
-        return
-    saved = DefaultScope._instance_dict.copy()
+    scope_class, saved = _default_scopes()
     yield
-    DefaultScope._instance_dict = saved
+    if scope_class is not None:
+        scope_class._instance_dict = saved
 
 
 @pytest.fixture(scope='session')

@@ -55,16 +55,18 @@ def wait(_):
 if __name__ == '__main__':
     lock = WorkDirLock(sys.argv[1]).acquire()
     ctx = multiprocessing.get_context('fork')
-    with ctx.Pool(1, initializer=functools.partial(init_worker, os.getpid())) as pool:
+    # obey_sigterm: Pool.terminate (leaving the with block) stops its workers with SIGTERM.
+    with ctx.Pool(1, initializer=functools.partial(init_worker, os.getpid(), obey_sigterm=True)) as pool:
         files = pool.map(report, [0])[0]
     print('lock fd in worker:', lock.path in files, flush=True)
-    pool = ctx.Pool(1, initializer=functools.partial(init_worker, os.getpid()))
+    pool = ctx.Pool(1, initializer=functools.partial(init_worker, os.getpid(), obey_sigterm=True))
     pool.map_async(wait, [0])
     print('worker', pool._pool[0].pid, flush=True)
     time.sleep(600)
 '''
 
 
+@pytest.mark.timeout(120)  # a worker that ignored SIGTERM once hung Pool.terminate in the child
 def test_workers_die_with_their_parent_and_a_killed_owner_frees_the_folder(tmp_path):
     """A process holding the lock starts a worker (init_worker) and is killed with SIGKILL:
     the worker dies too (it would block forever otherwise) and the folder is free at once."""
@@ -104,14 +106,16 @@ def test_stop_signals_raise_once_and_handlers_come_back():
     assert (stop.value.signal_name, stop.value.exit_status) == ('SIGTERM', 143)
     assert signal.getsignal(signal.SIGTERM) == before
     assert describe_exit_status(130) == 'interrupted by SIGINT' and describe_exit_status(3).startswith('output')
-    # A signal the process ignores (nohup: SIGHUP) stays ignored.
-    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # A signal the process ignores (nohup: SIGHUP) stays ignored; one it handles is taken over.
+    # (SIGINT set here: pytest-xdist workers ignore it.)
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN), signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with stop_on_signals():
             assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
             assert signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, signal.default_int_handler)
     finally:
-        signal.signal(signal.SIGHUP, previous)
+        signal.signal(signal.SIGHUP, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
 
 
 def test_storage_errors_name_the_file_written():
