@@ -15,10 +15,9 @@ shared schedule. Per config and world size:
   with that seed written in the config. (A killed run with the seed in its config would
   write the same checkpoints as the killed run that drew it: mmengine seeds both alike.)
 
-Two ranks run the SEP config only. Every run costs several seconds of imports per process
-and the test time budget is tight; what is specific to the fine-tuning sampler under DDP
-(rank slicing of the positioned stream) is checked in-process in
-tests/datasets/test_resumable_sampling.py. Add ``('finetune', 2)`` to ``CHAINS`` to run it here.
+Both configs also run on two ranks (``tools/dist_train.sh``, gloo), killed and resumed the
+same way; the rank slicing of the positioned streams is also checked in-process in
+tests/datasets/test_resumable_sampling.py.
 
 Every interrupted run must equal the straight one iteration by iteration: the same samples
 (image names and digests of the augmented inputs and labels), the same losses (recorded in
@@ -53,8 +52,8 @@ train_cfg = dict(max_iters=8, val_interval=3)
 # 12 SOTA / 8 SIOR / 20 FAST = 3 + 2 + 5, so 4 iterations are exactly one pass of all 40.
 SEP_COUNTS = {1: {'sota': 3, 'sior': 2, 'fast': 4}, 2: {'sota': 12, 'sior': 8, 'fast': 20}}
 SEP_BATCH = {1: 4, 2: 5}
-# The 2-rank chain first: it is the longest, and it overlaps the two 1-rank chains.
-CHAINS = [('sep', 2), ('sep', 1), ('finetune', 1)]
+# The 2-rank chains first: they are the longest, and they overlap the 1-rank chains.
+CHAINS = [('sep', 2), ('finetune', 2), ('sep', 1), ('finetune', 1)]
 
 
 def _config(root, kind, world_size):
