@@ -20,7 +20,6 @@ import copy
 import os.path as osp
 import statistics
 import sys
-import time
 
 import numpy as np
 import torch
@@ -38,6 +37,9 @@ from samrs_mm.compat import import_mmrotate  # noqa: E402
 from samrs_mm.datasets.multitask_sample import MultiTaskDataSample  # noqa: E402
 from samrs_mm.launch import adapt_config_to_device  # noqa: E402
 from samrs_mm.structures.boxes import rbox_to_quad  # noqa: E402
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import sep_step  # noqa: E402  (the same timed step for both benches)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLASSES = {'sota': 18, 'sior': 20, 'fast': 37}
@@ -109,16 +111,8 @@ def make_batch(size: int):
 
 
 def step(model, optimizer, inputs, samples):
-    """One training step on a copy of the batch; returns seconds."""
-    batch = dict(inputs=list(inputs), data_samples=copy.deepcopy(samples))
-    start = time.perf_counter()
-    data = model.data_preprocessor(batch, True)
-    losses = model(**data, mode='loss')
-    loss, _ = model.parse_losses(losses)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return time.perf_counter() - start
+    """One training step on a copy of the batch, timed as ``sep_step.step`` times SEP's; returns seconds."""
+    return sep_step.step(model, optimizer, dict(inputs=list(inputs), data_samples=copy.deepcopy(samples)))
 
 
 def main():

@@ -74,7 +74,7 @@ def step(model, optimizer, batch):
     start = time.perf_counter()
     data = model.data_preprocessor(batch, True)
     losses = model(**data, mode='loss')
-    loss = sum(v for k, v in losses.items() if 'loss' in k)
+    loss, _ = model.parse_losses(losses)  # mmengine's sum of the 'loss' terms (lists too)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
