@@ -138,6 +138,23 @@ class RunSummary:
     not_reached: int = 0                             # images a stopped run did not get to
     stopped: Optional[dict] = None                   # why the run stopped early (reason, detail, exit_status)
 
+    @classmethod
+    def of_outcomes(cls, outcomes: List[ItemOutcome], seconds: float, work_dir: str,
+                    images: Optional[int] = None, **extra) -> 'RunSummary':
+        """The counts of ``outcomes`` (one per image handled); ``images`` defaults to their number."""
+        return cls(
+            images=len(outcomes) if images is None else images,
+            labelled=sum(o.has_labels for o in outcomes),
+            labelled_now=sum(o.status == 'labelled' for o in outcomes),
+            resumed=sum(o.status == 'resumed' for o in outcomes),
+            objects=sum(o.objects for o in outcomes if o.has_labels),
+            objects_now=sum(o.objects for o in outcomes if o.status == 'labelled'),
+            empty_masks=sum(o.empty_masks for o in outcomes if o.has_labels),
+            skipped=sum(o.status == 'skipped' for o in outcomes),
+            failed=sum(o.status == 'failed' for o in outcomes), seconds=seconds,
+            failures=[dict(index=o.index, file=o.file, error=o.error) for o in outcomes if o.status == 'failed'],
+            work_dir=work_dir, **extra)
+
     @property
     def objects_per_second(self) -> float:
         """Objects labelled by this run per wall-clock second."""
@@ -533,7 +550,7 @@ class AnnotateRunner:
         if stop is not None:
             return self._finish_stopped(outcomes, stop, seconds, files)
         if self.rank != 0:
-            summary = self._local_summary(outcomes, seconds)
+            summary = RunSummary.of_outcomes(outcomes, seconds, self.work_dir)
         return summary
 
     def _wait_for_ranks(self) -> Optional[dict]:
@@ -798,16 +815,8 @@ class AnnotateRunner:
         counts = merge_annotations(self.work_dir, stems, self.classes, osp.join(self.work_dir, 'annotations.json'),
                                    files)
         split_info = self._merge_splits(stems, files)
-        failures = [dict(index=o.index, file=o.file, error=o.error) for o in outcomes if o.status == 'failed']
         skipped = [dict(index=o.index, file=o.file, reason=o.error) for o in outcomes if o.status == 'skipped']
-        summary = RunSummary(
-            images=len(outcomes), labelled=len(stems), resumed=sum(o.status == 'resumed' for o in outcomes),
-            labelled_now=sum(o.status == 'labelled' for o in outcomes),
-            objects=sum(o.objects for o in outcomes if o.has_labels),
-            objects_now=sum(o.objects for o in outcomes if o.status == 'labelled'),
-            empty_masks=sum(o.empty_masks for o in outcomes if o.has_labels),
-            skipped=len(skipped), failed=len(failures), seconds=seconds, failures=failures,
-            work_dir=self.work_dir)
+        summary = RunSummary.of_outcomes(outcomes, seconds, self.work_dir)
         summary.read_stats = _merge_read_stats([o.stats for o in outcomes], getattr(self.source, 'name', ''))
         engine_settings = {k: self.engine_cfg.get(k) for k in _FINGERPRINT_ENGINE_KEYS if k in self.engine_cfg}
         files.write_json(osp.join(self.work_dir, 'summary.json'), dict(
@@ -818,7 +827,7 @@ class AnnotateRunner:
             engine=_plain(engine_settings), writer=_plain(self._summary_writer_settings()),
             source=_plain(self.cfg['source']),
             read_stats=summary.read_stats,
-            failures=failures, skipped_images=skipped), indent=2)
+            failures=summary.failures, skipped_images=skipped), indent=2)
         self._write_log(files, summary)
         # Temporary files of every rank (and of killed runs) go; the work dir keeps only results.
         shutil.rmtree(osp.join(self.work_dir, TMP_DIR_NAME), ignore_errors=True)
@@ -853,19 +862,6 @@ class AnnotateRunner:
                     device=str(self.engine_cfg.get('device', 'cpu')), finished_at=stamp)
         files.write_json(osp.join(self.work_dir, 'logs', f'annotate_{stamp}.json'), data, indent=2)
 
-    def _local_summary(self, outcomes: List[ItemOutcome], seconds: float) -> RunSummary:
-        return RunSummary(
-            images=len(outcomes), labelled=sum(o.has_labels for o in outcomes),
-            labelled_now=sum(o.status == 'labelled' for o in outcomes),
-            resumed=sum(o.status == 'resumed' for o in outcomes),
-            objects=sum(o.objects for o in outcomes if o.has_labels),
-            objects_now=sum(o.objects for o in outcomes if o.status == 'labelled'),
-            empty_masks=sum(o.empty_masks for o in outcomes if o.has_labels),
-            skipped=sum(o.status == 'skipped' for o in outcomes),
-            failed=sum(o.status == 'failed' for o in outcomes), seconds=seconds,
-            failures=[dict(index=o.index, file=o.file, error=o.error) for o in outcomes if o.status == 'failed'],
-            work_dir=self.work_dir)
-
     # ---- a run stopped early ----------------------------------------------------------------
     def _stopped_reports(self, outcomes: List[ItemOutcome], stop: dict) -> Dict[int, tuple]:
         """``{rank: (outcomes, stop)}`` of this rank and of the others that wrote their account
@@ -894,7 +890,7 @@ class AnnotateRunner:
         the disk may be full) without rebuilding ``annotations.json``."""
         shutil.rmtree(self._tmp_dir(), ignore_errors=True)  # this process's temporary files
         if self.rank != 0:
-            summary = self._local_summary(outcomes, seconds)
+            summary = RunSummary.of_outcomes(outcomes, seconds, self.work_dir)
             summary.stopped, summary.not_reached = stop, len(self.shard_indices()) - len(outcomes)
             return summary
         reports = self._stopped_reports(outcomes, stop)
@@ -902,17 +898,8 @@ class AnnotateRunner:
             # The rank that ended first says why (a signal, a full disk), when it could.
             stop = next((s for r, (_, s) in sorted(reports.items()) if r != self.rank and s), stop)
         everything = sorted((o for mine, _ in reports.values() for o in mine), key=lambda o: o.index)
-        summary = RunSummary(
-            images=len(self.source), labelled=sum(o.has_labels for o in everything),
-            labelled_now=sum(o.status == 'labelled' for o in everything),
-            resumed=sum(o.status == 'resumed' for o in everything),
-            objects=sum(o.objects for o in everything if o.has_labels),
-            objects_now=sum(o.objects for o in everything if o.status == 'labelled'),
-            empty_masks=sum(o.empty_masks for o in everything if o.has_labels),
-            skipped=sum(o.status == 'skipped' for o in everything),
-            failed=sum(o.status == 'failed' for o in everything), seconds=seconds,
-            failures=[dict(index=o.index, file=o.file, error=o.error) for o in everything if o.status == 'failed'],
-            work_dir=self.work_dir, not_reached=len(self.source) - len(everything), stopped=stop)
+        summary = RunSummary.of_outcomes(everything, seconds, self.work_dir, images=len(self.source),
+                                         not_reached=len(self.source) - len(everything), stopped=stop)
         summary.read_stats = _merge_read_stats([o.stats for o in everything], getattr(self.source, 'name', ''))
         engine_settings = {k: self.engine_cfg.get(k) for k in _FINGERPRINT_ENGINE_KEYS if k in self.engine_cfg}
         data = dict(
