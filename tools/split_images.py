@@ -30,16 +30,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from samrs_mm.fileio import SettingsMismatch  # noqa: E402
 from samrs_mm.patches import PRESETS, PatchSettings, crop_dataset  # noqa: E402
 from samrs_mm.runs import (  # noqa: E402
-    EXIT_STORAGE,
     EXIT_USAGE,
     OptionError,
     RunInterrupted,
-    StorageError,
     ToolArgumentParser,
-    WorkDirBusy,
-    WorkDirLock,
-    as_storage_error,
     print_error,
+    run_as_owner,
     stop_on_signals,
 )
 from samrs_mm.sources import SOURCES, build_source, duplicate_stems, duplicate_stems_message  # noqa: E402
@@ -153,9 +149,13 @@ def main(argv=None) -> int:
     with stop_on_signals():
         try:
             return _run(args)
-        except RunInterrupted as exc:  # outside crop_dataset, which handles its own stops
-            print(f'{exc}; finished images are kept, rerun the same command', file=sys.stderr)
+        except RunInterrupted as exc:  # while the options and inputs are checked
+            print(_interrupted(exc), file=sys.stderr)
             return exc.exit_status
+
+
+def _interrupted(exc: RunInterrupted) -> str:
+    return f'{exc}; finished images are kept, rerun the same command'
 
 
 def _run(args) -> int:
@@ -170,38 +170,22 @@ def _run(args) -> int:
     except (ValueError, KeyError, TypeError, FileNotFoundError) as exc:
         print_error(str(exc))
         return EXIT_USAGE
-    lock = WorkDirLock(args.out_dir)
-    try:
-        lock.acquire()
-    except WorkDirBusy as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    except StorageError as exc:
-        print_error(str(exc))
-        return EXIT_STORAGE
-    try:
+
+    def crop() -> int:
         print(f'{cfg["type"]}: {len(source)} images -> {args.out_dir} '
               f'({settings.patch_size}x{settings.patch_size}, gap {settings.gap}, {settings.window_rule} windows, '
               f'rates {list(settings.rates)}, iof >= {settings.iof_thr}, {args.nproc} processes)')
-        try:
-            summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
-                                   resume=not args.no_resume, progress=not args.no_progress)
-        except SettingsMismatch as exc:  # the folder was cut with other settings
-            print_error(str(exc))
-            return EXIT_USAGE
-        except OSError as exc:
-            storage = as_storage_error(exc, folder=args.out_dir)
-            if storage is None:
-                raise
-            print_error(str(storage))
-            return EXIT_STORAGE
-    finally:
-        lock.release()
-    print(summary.report())
-    if summary.stopped is not None and summary.stopped['reason'] == 'storage':
-        print_error(summary.stopped['detail'])
-    print(f'summary written to {osp.join(args.out_dir, "split_summary.json")}')
-    return summary.exit_status
+        summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
+                               resume=not args.no_resume, progress=not args.no_progress)
+        print(summary.report())
+        if summary.stopped is not None and summary.stopped['reason'] == 'storage':
+            print_error(summary.stopped['detail'])
+        print(f'summary written to {osp.join(args.out_dir, "split_summary.json")}')
+        return summary.exit_status
+
+    # SettingsMismatch: the folder was cut with other settings. crop_dataset handles the stops
+    # that arrive while it works; run_as_owner those around it.
+    return run_as_owner(args.out_dir, crop, usage_errors=(SettingsMismatch,), interrupted=_interrupted)
 
 
 if __name__ == '__main__':
