@@ -1,5 +1,6 @@
 """Shared pytest fixtures: repository paths, the real sample data, subprocess helpers."""
 import contextlib
+import errno
 import importlib.util
 import os
 import os.path as osp
@@ -216,9 +217,18 @@ class SmallDisk:
     def _inside(self, path):
         return osp.abspath(os.fspath(path)).startswith(osp.abspath(self.path) + os.sep)
 
+    def _refuse_if_read_only(self, path):
+        if self.readonly:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+
+    def _spend(self, size, *filename):
+        """Count ``size`` bytes written; ENOSPC (naming ``filename`` if given) past the budget."""
+        self.used += size
+        if self.used > self.budget:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), *filename)
+
     def _simulate(self):
         import builtins
-        import errno
 
         import samrs_mm.fileio as fileio
         import samrs_mm.runs.lock as lock
@@ -229,9 +239,7 @@ class SmallDisk:
                 self._handle = handle
 
             def write(self, data):
-                disk.used += len(data)
-                if disk.used > disk.budget:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                disk._spend(len(data))
                 return self._handle.write(data)
 
             def __getattr__(self, name):
@@ -245,25 +253,21 @@ class SmallDisk:
 
         def counted_open(path, mode='r', *args, **kwargs):
             if disk._inside(path) and any(c in mode for c in 'wax+'):
-                if disk.readonly:
-                    raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+                disk._refuse_if_read_only(path)
                 return Counted(real_open(path, mode, *args, **kwargs))
             return real_open(path, mode, *args, **kwargs)
 
         def lock_open(path, flags, *args, **kwargs):
-            if disk.readonly and disk._inside(path) and flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR):
-                raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+            if disk._inside(path) and flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR):
+                disk._refuse_if_read_only(path)
             return real_os_open(path, flags, *args, **kwargs)
 
         real_copyfile = shutil.copyfile
 
         def counted_copyfile(src, dst, *args, **kwargs):
             if disk._inside(dst):
-                if disk.readonly:
-                    raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(dst))
-                disk.used += os.path.getsize(src)
-                if disk.used > disk.budget:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(dst))
+                disk._refuse_if_read_only(dst)
+                disk._spend(os.path.getsize(src), os.fspath(dst))
             return real_copyfile(src, dst, *args, **kwargs)
 
         self.monkeypatch.setattr(fileio, 'open', counted_open, raising=False)
