@@ -28,7 +28,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from samrs_mm.fileio import SettingsMismatch  # noqa: E402
-from samrs_mm.patches import PRESETS, PatchSettings, crop_dataset  # noqa: E402
+from samrs_mm.patches import CUT_RULES, PRESETS, RATE_MODES, WINDOW_RULES, PatchSettings, crop_dataset  # noqa: E402
 from samrs_mm.runs import (  # noqa: E402
     EXIT_USAGE,
     OptionError,
@@ -67,15 +67,30 @@ def parse_args(argv=None):
                      help='named sizes: ' + ', '.join(f'{k}={v}' for k, v in PRESETS.items()))
     out.add_argument('--patch-size', type=int)
     out.add_argument('--gap', type=int)
-    out.add_argument('--rates', type=float, nargs='+', help='rescale factors (default 1.0)')
+    out.add_argument('--rates', type=float, nargs='+', help='scales (default 1.0; see --rate-mode)')
     out.add_argument('--iof-thr', type=float, help='keep objects with at least this fraction of '
                      'their area inside a patch (default 0.7)')
     out.add_argument('--truncated', choices=['drop', 'difficult'],
                      help='objects below --iof-thr: drop (default) or keep clipped as difficult')
-    out.add_argument('--pad-value', type=int, nargs='+', help='padding colour (1 or 3 values)')
+    out.add_argument('--padding-value', type=int, nargs='+', metavar='V',
+                     help="fill of padded pixels as mmrotate's img_split takes it: 1 value, or 3 in OpenCV's "
+                     "B G R order (104 116 124 writes blue 104, green 116, red 124; default 0)")
+    out.add_argument('--pad-value', type=int, nargs='+', metavar='V', help='deprecated: the same fill in R G B '
+                     'order; use --padding-value')
+    out.add_argument('--cut-rule', choices=CUT_RULES,
+                     help="objects cut by a patch border: 'fit' (default) the rectangle that best fits the "
+                     "visible part inside the patch (the visible part itself when it has 4 corners); "
+                     "'original' the whole source quad with difficulty 2 (mmrotate's img_split); 'clip' the "
+                     "smallest rectangle around the visible part inside the patch (earlier versions)")
+    out.add_argument('--rate-mode', choices=RATE_MODES,
+                     help="rates other than 1: 'resize' (default; the DOTA devkit's way) rescales the image and "
+                     "cuts --patch-size windows, named P0706__0.5__1024__0___0; 'window' (mmrotate's img_split) "
+                     "cuts windows of patch-size / rate from the image as it is, named P0706__2048__0___0")
+    out.add_argument('--img-rate-thr', type=float, help="with --rate-mode window: keep windows whose share of "
+                     "image exceeds this (mmrotate's --img-rate-thr, default 0.6)")
     out.add_argument('--keep-empty', action='store_true', help='also write patches without objects')
     out.add_argument('--img-ext', choices=['.png', '.jpg', '.bmp', '.tif'])
-    out.add_argument('--window-rule', choices=['shift', 'pad'],
+    out.add_argument('--window-rule', choices=WINDOW_RULES,
                      help="'shift' (default; the DOTA devkit / BboxToolkit / mmrotate rule): the last "
                      "window ends at the border; 'pad': a fixed grid whose border windows are padded")
     out.add_argument('--label-header', action='store_true',
@@ -87,6 +102,17 @@ def parse_args(argv=None):
                      help='re-split images that have a manifest already')
     run.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     args = parser.parse_args(argv)
+    if args.pad_value is not None:
+        if args.padding_value is not None:
+            parser.error('--pad-value: deprecated, and --padding-value is given too; valid: --padding-value only')
+        rgb = args.pad_value * 3 if len(args.pad_value) == 1 else args.pad_value
+        print(f'{parser.prog}: warning: --pad-value is deprecated (it takes R G B; mmrotate\'s --padding-value takes '
+              f'B G R): use --padding-value {" ".join(map(str, rgb[::-1]))}', file=sys.stderr)
+    if args.padding_value is not None:
+        try:
+            rgb_fill(args.padding_value, '--padding-value')
+        except OptionError as exc:
+            parser.fail(exc)
     if args.nproc < 1:
         parser.error(f'--nproc: got {args.nproc}; valid: an int >= 1')
     if args.class_list is not None:
@@ -127,15 +153,30 @@ def source_config(args) -> dict:
     return cfg, split_cfg
 
 
+def rgb_fill(values, option: str) -> list:
+    """The RGB fill of mmrotate's ``padding_value`` (1 value, or 3 in OpenCV's B G R order)."""
+    values = list(values) if isinstance(values, (list, tuple)) else [values]
+    if len(values) not in (1, 3) or not all(isinstance(v, int) and 0 <= v <= 255 for v in values):
+        raise OptionError(option, f'got {values}', '1 or 3 integers in 0..255 (B G R)')
+    return values[::-1] if len(values) == 3 else values * 3
+
+
 def split_settings(args, split_cfg: dict) -> PatchSettings:
     """Split settings: preset, then config values, then explicit options."""
     values = dict(split_cfg)
     preset = args.preset or values.pop('preset', None)
     if preset:
         values = {**PRESETS[preset], **values}
-    for key in ('patch_size', 'gap', 'rates', 'iof_thr', 'truncated', 'pad_value', 'img_ext', 'window_rule'):
+    if 'padding_value' in values:  # mmrotate's name in a config file: its meaning too
+        values['pad_value'] = rgb_fill(values.pop('padding_value'), '--config: split.padding_value')
+    for key in ('patch_size', 'gap', 'rates', 'iof_thr', 'truncated', 'img_ext', 'window_rule', 'cut_rule',
+                'rate_mode', 'img_rate_thr'):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
+    if args.padding_value is not None:
+        values['pad_value'] = rgb_fill(args.padding_value, '--padding-value')
+    elif args.pad_value is not None:
+        values['pad_value'] = args.pad_value
     if args.keep_empty:
         values['keep_empty'] = True
     if args.label_header:
@@ -174,7 +215,8 @@ def _run(args) -> int:
     def crop() -> int:
         print(f'{cfg["type"]}: {len(source)} images -> {args.out_dir} '
               f'({settings.patch_size}x{settings.patch_size}, gap {settings.gap}, {settings.window_rule} windows, '
-              f'rates {list(settings.rates)}, iof >= {settings.iof_thr}, {args.nproc} processes)')
+              f'rates {list(settings.rates)} ({settings.rate_mode}), iof >= {settings.iof_thr}, '
+              f'cut objects: {settings.cut_rule}, {args.nproc} processes)')
         summary = crop_dataset(source, args.out_dir, settings, nproc=args.nproc,
                                resume=not args.no_resume, progress=not args.no_progress)
         print(summary.report())

@@ -1,14 +1,18 @@
 """Cutting one image into patches with their objects (no I/O): :func:`crop_patches`.
 
-For each ``rate`` the image is rescaled, covered by windows (:mod:`.windows`), and every
-object touching a window is decided by its polygon's overlap with it (shapely), with
-``iof`` = intersection area / object area:
+For each ``rate`` the image is covered by windows (:mod:`.windows`): with
+``rate_mode='resize'`` (the DOTA devkit's way) the image is rescaled by ``rate`` and cut into
+``patch_size`` windows; with ``rate_mode='window'`` (mmrotate's ``img_split.py``) the image
+keeps its scale and is cut into windows of ``int(patch_size / rate)`` every
+``int(patch_size / rate) - int(gap / rate)`` pixels, and windows mostly outside the image are
+dropped as mmrotate does (``img_rate_thr``). Every object touching a window is decided by its
+polygon's overlap with it (shapely), with ``iof`` = intersection area / object area:
 
 * inside the window: **kept** unchanged (shifted into the patch frame);
-* ``iof >= iof_thr`` (default 0.7, the DOTA devkit's threshold): **clipped**: the polygon
-  is cut at the patch border and its boxes recomputed (the clipped polygon when it still has
-  4 corners, else its minimum-area rectangle; the hbox is the clipped polygon's extent);
-* ``0 < iof < iof_thr``: **dropped**, or with ``truncated='difficult'`` clipped as above and
+* ``iof >= iof_thr`` (default 0.7, the DOTA devkit's threshold): **clipped**: written by the
+  ``cut_rule`` (:mod:`.cut`: by default the rectangle that best fits the visible part inside
+  the patch); its hbox is the visible part's extent;
+* ``0 < iof < iof_thr``: **dropped**, or with ``truncated='difficult'`` cut as above and
   marked difficult.
 
 Each source object is accounted for once, by its best outcome over all windows and rates.
@@ -25,15 +29,20 @@ import numpy as np
 from ..structures import boxes as G
 from ..structures.record import ImageRecord, Instance
 from ..structures.rle import decode_window, encode_window
-from .windows import WINDOW_RULES, patch_name, patch_windows
+from .cut import CUT_RULES, cut_object
+from .windows import WINDOW_RULES, keep_image_windows, patch_name, patch_windows
 
-__all__ = ['PRESETS', 'PatchSettings', 'Patch', 'crop_patches']
+__all__ = ['PRESETS', 'RATE_MODES', 'PatchSettings', 'recorded_settings', 'Patch', 'crop_patches']
 
 PRESETS: Dict[str, Dict[str, Any]] = {
     'dota-v2': dict(patch_size=1024, gap=200),
     'fair1m': dict(patch_size=600, gap=200),
     'dior': dict(patch_size=800, gap=0),
 }
+
+# How rates other than 1 make patches: the DOTA devkit's rescaled image, or mmrotate's
+# larger / smaller windows on the image as it is.
+RATE_MODES = ('resize', 'window')
 
 # An object counts as inside a window when its hull exceeds the window by at most this.
 _INSIDE_EPS = 1e-6
@@ -44,7 +53,14 @@ DROPPED, DIFFICULT, CLIPPED, KEPT = 0, 1, 2, 3
 
 @dataclass
 class PatchSettings:
-    """How images are cut into patches (see the module docstring and :mod:`.windows`)."""
+    """How images are cut into patches (see the module docstring, :mod:`.windows` and :mod:`.cut`).
+
+    ``pad_value`` is the fill of padded pixels in RGB order (the tool's ``--padding-value``
+    takes mmrotate's order, B G R, and is turned into this). ``cut_rule``: how an object cut by
+    a border is written (:data:`~.cut.CUT_RULES`). ``rate_mode``: how rates other than 1 make
+    patches (:data:`RATE_MODES`); ``img_rate_thr`` is mmrotate's window filter, used with
+    ``rate_mode='window'`` only.
+    """
 
     patch_size: int = 1024
     gap: int = 200
@@ -56,6 +72,9 @@ class PatchSettings:
     img_ext: str = '.png'
     window_rule: str = 'shift'
     label_header: bool = False
+    cut_rule: str = 'fit'
+    rate_mode: str = 'resize'
+    img_rate_thr: float = 0.6
 
     def __post_init__(self):
         self.rates = tuple(float(r) for r in (self.rates if isinstance(self.rates, (list, tuple))
@@ -73,12 +92,37 @@ class PatchSettings:
             raise ValueError(f'iof_thr must be in (0, 1], got {self.iof_thr}')
         if self.truncated not in ('drop', 'difficult'):
             raise ValueError(f"truncated must be 'drop' or 'difficult', got {self.truncated!r}")
-        if len(self.pad_value) != 3:
-            raise ValueError(f'pad_value must be one value or three, got {pad!r}')
+        if len(self.pad_value) != 3 or not all(0 <= v <= 255 for v in self.pad_value):
+            raise ValueError(f'pad_value must be one value or three, each in 0..255, got {pad!r}')
         if self.img_ext not in ('.png', '.jpg', '.bmp', '.tif'):
             raise ValueError(f'img_ext must be .png, .jpg, .bmp or .tif, got {self.img_ext!r}')
         if self.window_rule not in WINDOW_RULES:
             raise ValueError(f'window_rule must be one of {", ".join(WINDOW_RULES)}, got {self.window_rule!r}')
+        if self.cut_rule not in CUT_RULES:
+            raise ValueError(f'cut_rule must be one of {", ".join(CUT_RULES)}, got {self.cut_rule!r}')
+        if self.rate_mode not in RATE_MODES:
+            raise ValueError(f'rate_mode must be one of {", ".join(RATE_MODES)}, got {self.rate_mode!r}')
+        if not 0 <= self.img_rate_thr < 1:
+            raise ValueError(f'img_rate_thr must be in [0, 1), got {self.img_rate_thr}')
+        if len(set(self.rates)) != len(self.rates):
+            raise ValueError(f'rates must differ from each other, got {list(self.rates)}')
+        sizes = [size for _, _, size, _ in self.scales()]
+        if self.rate_mode == 'window' and (len(set(sizes)) != len(sizes) or any(
+                not 0 <= gap < size for _, _, size, gap in self.scales())):
+            raise ValueError(f'with rate_mode window, rates {list(self.rates)} give windows (size, gap) '
+                             f'{[(size, gap) for _, _, size, gap in self.scales()]}: each needs 0 <= gap < size '
+                             'and a size of its own')
+
+    def scales(self) -> List[Tuple[float, float, int, int]]:
+        """Per rate: ``(rate, pixel scale, window size, gap)`` in the pixels of the scaled image.
+
+        ``'resize'``: the image rescaled by ``rate``, ``patch_size`` windows. ``'window'``: the
+        image as it is, windows of ``int(patch_size / rate)`` with gap ``int(gap / rate)`` (the
+        integer parts, as mmrotate computes them).
+        """
+        if self.rate_mode == 'resize':
+            return [(rate, rate, self.patch_size, self.gap) for rate in self.rates]
+        return [(rate, 1.0, int(self.patch_size / rate), int(self.gap / rate)) for rate in self.rates]
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> 'PatchSettings':
@@ -95,6 +139,16 @@ class PatchSettings:
         return data
 
 
+# Settings added after folders were first cut, with what those folders were cut with.
+_ADDED_LATER = dict(cut_rule='clip', rate_mode='resize', img_rate_thr=0.6)
+
+
+def recorded_settings(recorded: Dict[str, Any]) -> Dict[str, Any]:
+    """Settings read from a folder's records, completed with what versions before a setting
+    existed did (a folder cut before ``cut_rule`` was clipped by ``'clip'``)."""
+    return {**_ADDED_LATER, **recorded}
+
+
 @dataclass
 class Patch:
     """One cropped patch: its pixels, name, window and the objects in the patch frame."""
@@ -103,11 +157,12 @@ class Patch:
     image: np.ndarray
     x: int
     y: int
-    rate: float
+    rate: float  # the scale of the pixels (1 under rate_mode='window', whose windows change size)
     valid_width: int
     valid_height: int
     instances: List[Instance] = field(default_factory=list)
-    # Per instance: kept only because truncated='difficult' (written with difficult = 2).
+    # Per instance: written with difficulty 2, the devkit's and mmrotate's mark of truncated
+    # objects (kept only because truncated='difficult', or any cut object under cut_rule='original').
     truncated: List[bool] = field(default_factory=list)
 
 
@@ -140,53 +195,6 @@ class _ObjectShapes:
         if k not in self._mask_boxes:
             self._mask_boxes[k] = _mask_box(self.record.instances[k], self.rate)
         return _mask_in_patch(self._mask_boxes[k], x1, y1, size)
-
-
-def _clean_ring(coords: np.ndarray) -> np.ndarray:
-    """Polygon ring without the closing point, duplicates and collinear vertices."""
-    pts = np.asarray(coords, dtype=np.float64)[:-1]
-    changed = True
-    while changed and len(pts) > 3:
-        changed = False
-        prev, nxt = np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0)
-        cross = (pts[:, 0] - prev[:, 0]) * (nxt[:, 1] - prev[:, 1]) - \
-            (pts[:, 1] - prev[:, 1]) * (nxt[:, 0] - prev[:, 0])
-        scale = np.maximum(np.abs(nxt - prev).sum(1), 1.0)
-        flat = np.abs(cross) <= 1e-9 * scale * scale
-        if flat.any():
-            pts = pts[~flat]
-            changed = True
-    return pts
-
-
-def _clipped_quad(geometry, window) -> Tuple[np.ndarray, np.ndarray]:
-    """``(quad [4, 2], hbox [4])`` of a clipped shapely geometry, both inside ``window``.
-
-    The clipped polygon itself when it has 4 corners; else the smallest rectangle around it
-    that stays inside the window (among the rectangles with a side on a hull edge, and the
-    axis-aligned one, which always fits), so a written object never leaves its patch. The
-    hbox is always the clipped geometry's extent.
-    """
-    import shapely
-    hbox = np.asarray(shapely.bounds(geometry), dtype=np.float64)
-    if geometry.geom_type != 'Polygon':
-        geometry = shapely.convex_hull(geometry)
-    ring = _clean_ring(np.asarray(geometry.exterior.coords))
-    if len(ring) == 4:
-        x, y = ring[:, 0], ring[:, 1]
-        if np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) < 0:
-            ring = ring[::-1]  # clockwise on screen, like DOTA labels
-        start = int(np.argmin(ring.sum(1)))  # the top-left-most corner first
-        return np.roll(ring, -start, axis=0), hbox
-    candidates = np.concatenate([G.enclosing_rboxes(ring), G.hbox_to_rbox(hbox)[None]])
-    quads = G.rbox_to_quad(candidates)
-    x1, y1, x2, y2 = window
-    inside = ((quads[..., 0] >= x1 - _INSIDE_EPS) & (quads[..., 0] <= x2 + _INSIDE_EPS) &
-              (quads[..., 1] >= y1 - _INSIDE_EPS) & (quads[..., 1] <= y2 + _INSIDE_EPS)).all(axis=1)
-    areas = np.where(inside, candidates[:, 2] * candidates[:, 3], np.inf)
-    quad = quads[int(np.argmin(areas))]
-    # Rounding may leave a corner a hair outside: put it on the border.
-    return np.stack([np.clip(quad[:, 0], x1, x2), np.clip(quad[:, 1], y1, y2)], axis=1), hbox
 
 
 def _mask_box(instance: Instance, rate: float) -> Optional[Tuple[np.ndarray, int, int]]:
@@ -264,7 +272,7 @@ def _fill_window(patch: Patch, shapes: _ObjectShapes, best: np.ndarray, window, 
     areas = shapes.areas[touching]
     iof = np.where(areas > 0, shapely.area(clipped) / np.maximum(areas, 1e-12), 0)
     offset = np.array([x1, y1], dtype=np.float64)
-    size = settings.patch_size
+    size = x2 - x1
     for j, k in enumerate(touching):
         source = shapes.record.instances[k]
         if inside[j]:
@@ -280,11 +288,12 @@ def _fill_window(patch: Patch, shapes: _ObjectShapes, best: np.ndarray, window, 
         if heavy and settings.truncated == 'drop':
             continue
         best[k] = max(best[k], DIFFICULT if heavy else CLIPPED)
-        quad, hbox = _clipped_quad(clipped[j], window)
+        quad, hbox = cut_object(shapes.points[k], clipped[j], window, settings.cut_rule)
+        marked = heavy or settings.cut_rule == 'original'  # mmrotate marks every cut object 2
         patch.instances.append(_patch_instance(source, quad - offset, hbox - np.tile(offset, 2),
-                                               source.difficult or heavy,
+                                               source.difficult or marked,
                                                shapes.mask_in_window(k, x1, y1, size)))
-        patch.truncated.append(bool(heavy))
+        patch.truncated.append(bool(marked))
 
 
 def crop_patches(record: ImageRecord, image: np.ndarray,
@@ -302,21 +311,32 @@ def crop_patches(record: ImageRecord, image: np.ndarray,
                          f'{image.shape} {image.dtype}')
     best = np.full(len(record.instances), DROPPED, dtype=np.int64)
     patches: List[Patch] = []
-    size = settings.patch_size
-    for rate in settings.rates:
-        if rate == 1:
-            scaled = image
-        else:
-            interp = cv2.INTER_AREA if rate < 1 else cv2.INTER_LINEAR
-            scaled = cv2.resize(image, None, fx=rate, fy=rate, interpolation=interp)
-        shapes = _ObjectShapes(record, rate)
+    layers = []  # (pixel scale, scaled image, object shapes, windows), one per rate
+    scaled_images: Dict[float, Tuple[np.ndarray, _ObjectShapes]] = {}
+    for _, scale, size, gap in settings.scales():
+        if scale not in scaled_images:
+            if scale == 1:
+                scaled = image
+            else:
+                interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+                scaled = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interp)
+            scaled_images[scale] = scaled, _ObjectShapes(record, scale)
+        scaled, shapes = scaled_images[scale]
         height, width = scaled.shape[:2]
-        for window in patch_windows(width, height, size, settings.gap, settings.window_rule):
+        layers.append((scale, scaled, shapes, patch_windows(width, height, size, gap, settings.window_rule)))
+    if settings.rate_mode == 'window':
+        # mmrotate drops the windows of all rates together that hold too little image.
+        kept = keep_image_windows([w for *_, w in layers], image.shape[1], image.shape[0], settings.img_rate_thr)
+        layers = [(scale, scaled, shapes, windows[keep]) for (scale, scaled, shapes, windows), keep
+                  in zip(layers, kept)]
+    for scale, scaled, shapes, windows in layers:
+        for window in windows:
             window = tuple(int(v) for v in window)
+            size = window[2] - window[0]
             canvas, valid_width, valid_height = _window_canvas(scaled, window[0], window[1], size,
                                                                settings.pad_value)
-            patch = Patch(name=patch_name(record.stem, window[0], window[1], size, rate), image=canvas,
-                          x=window[0], y=window[1], rate=rate, valid_width=valid_width,
+            patch = Patch(name=patch_name(record.stem, window[0], window[1], size, scale), image=canvas,
+                          x=window[0], y=window[1], rate=scale, valid_width=valid_width,
                           valid_height=valid_height)
             _fill_window(patch, shapes, best, window, settings)
             patches.append(patch)

@@ -35,7 +35,7 @@ from ..runs import (
 from ..sources.base import duplicate_stems, duplicate_stems_message
 from ..sources.errors import ReadStats
 from ..structures.errors import AnnotationError
-from .crop import PatchSettings
+from .crop import PatchSettings, recorded_settings
 from .write import MANIFEST_DIR, finished_manifest, write_patches
 
 __all__ = ['SETTINGS_FILE', 'CropSummary', 'crop_dataset', 'claim_out_dir']
@@ -183,16 +183,21 @@ class CropSummary:
 def claim_out_dir(out_dir: str, settings: PatchSettings) -> None:
     """Refuse an output folder cut with other settings (a second window rule would mix two
     sets of patches); record ours in ``split_settings.json``."""
+    path = osp.join(out_dir, SETTINGS_FILE)
+    recorded = load_record(path)
+    if recorded is not None and recorded_settings(recorded) != recorded:
+        # Written before some settings existed: say what the folder was cut with.
+        atomic_write(path, json.dumps(recorded_settings(recorded), indent=2, sort_keys=True).encode())
     previous = None
     manifest_dir = osp.join(out_dir, MANIFEST_DIR)
-    if osp.isdir(manifest_dir):
+    if recorded is None and osp.isdir(manifest_dir):
         # A folder from before the settings file: its manifests say how it was cut.
         names = sorted(n for n in os.listdir(manifest_dir) if n.endswith('.json'))
         manifest = load_record(osp.join(manifest_dir, names[0])) if names else None
         if manifest and isinstance(manifest.get('settings'), dict):
-            previous = {**_EARLIER_DEFAULTS, **manifest['settings']}
-    claim_settings(osp.join(out_dir, SETTINGS_FILE), settings.as_dict(),
-                   'continue it with the same options (e.g. --window-rule), or give another --out-dir',
+            previous = recorded_settings({**_EARLIER_DEFAULTS, **manifest['settings']})
+    claim_settings(path, settings.as_dict(),
+                   'continue it with the same options (e.g. --window-rule, --cut-rule), or give another --out-dir',
                    previous)
 
 

@@ -9,17 +9,21 @@ Two window rules (``rule``):
   padded.
 * ``'pad'``: the same count of windows at ``step * i``, the last one left where the grid
   puts it and padded past the border (its name then gives its true offset).
+
+:func:`keep_image_windows` is mmrotate's filter of windows that hold too little image (used
+when rates change the window size instead of the image, where a large window can cover a
+small image).
 """
 from __future__ import annotations
 
 import math
 import os.path as osp
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-__all__ = ['WINDOW_RULES', 'window_starts', 'patch_windows', 'format_rate', 'patch_name',
+__all__ = ['WINDOW_RULES', 'window_starts', 'patch_windows', 'keep_image_windows', 'format_rate', 'patch_name',
            'parse_patch_name']
 
 WINDOW_RULES = ('shift', 'pad')
@@ -45,6 +49,26 @@ def patch_windows(width: int, height: int, size: int, gap: int, rule: str = 'shi
     xs = window_starts(width, size, size - gap, rule)
     ys = window_starts(height, size, size - gap, rule)
     return np.array([[x, y, x + size, y + size] for y in ys for x in xs], dtype=np.int64)
+
+
+def keep_image_windows(window_sets: Sequence[np.ndarray], width: int, height: int,
+                       img_rate_thr: float) -> List[np.ndarray]:
+    """Which windows to keep, one boolean array per set of ``[K, 4]`` windows (all sets of one
+    image decided together, as mmrotate's ``img_split.py`` does): those whose share of image
+    (area inside the ``width`` x ``height`` image / window area) exceeds ``img_rate_thr``; when
+    none does, those within 0.01 of the largest share.
+    """
+    shares = []
+    for windows in window_sets:
+        windows = np.asarray(windows, dtype=np.float64).reshape(-1, 4)
+        inside_w = np.clip(windows[:, 2], 0, width) - np.clip(windows[:, 0], 0, width)
+        inside_h = np.clip(windows[:, 3], 0, height) - np.clip(windows[:, 1], 0, height)
+        shares.append(inside_w * inside_h / ((windows[:, 2] - windows[:, 0]) * (windows[:, 3] - windows[:, 1])))
+    every = np.concatenate(shares) if shares else np.zeros(0)
+    if len(every) and not (every > img_rate_thr).any():
+        top = every.max()
+        return [np.abs(share - top) < 0.01 for share in shares]
+    return [share > img_rate_thr for share in shares]
 
 
 def format_rate(rate: float) -> str:

@@ -2,7 +2,8 @@
 
 * ``images/<name><img_ext>`` and ``labelTxt/<name>.txt`` in DOTA format (SAMRS class
   names), readable by the DOTA reader and by mmrotate's ``DOTADataset``; patches without
-  objects are not written unless ``keep_empty``. The source's ``imagesource`` / ``gsd``
+  objects are not written unless ``keep_empty`` (then with an empty label file, as mmrotate
+  writes it). The source's ``imagesource`` / ``gsd``
   header (``gsd / rate``) goes into ``label_meta/<name>.json`` beside the labels, which the
   DOTA reader reads as the file's header; with ``label_header=True`` it is written as the
   label file's first lines instead (mmrotate 1.x cannot parse those lines).
@@ -22,10 +23,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..fileio import atomic_write, load_record, record_is_current
+from ..fileio import atomic_write, load_record
 from ..sources.dota import dota_lines
 from ..structures.record import ImageRecord
-from .crop import Patch, PatchSettings, crop_patches
+from .crop import Patch, PatchSettings, crop_patches, recorded_settings
 
 __all__ = ['MANIFEST_DIR', 'MASK_DIR', 'LABEL_META_DIR', 'MASK_FILE_VERSION', 'patch_label_lines', 'patch_mask_file',
            'write_patches', 'finished_manifest']
@@ -88,7 +89,10 @@ def _write_patch(patch: Patch, record: ImageRecord, out_dir: str, classes: Seque
     if any(inst.mask is not None for inst in patch.instances):
         atomic_write(osp.join(out_dir, MASK_DIR, patch.name + '.json'),
                      json.dumps(patch_mask_file(patch, len(lines))).encode('utf-8'))
-    atomic_write(osp.join(out_dir, 'labelTxt', patch.name + '.txt'), ('\n'.join(lines) + '\n').encode('utf-8'))
+    # A patch without objects gets an empty file, as mmrotate's img_split writes it (its
+    # DOTADataset takes every line, a blank one too, for an object).
+    text = ''.join(line + '\n' for line in lines)
+    atomic_write(osp.join(out_dir, 'labelTxt', patch.name + '.txt'), text.encode('utf-8'))
 
 
 def write_patches(record: ImageRecord, image: np.ndarray, out_dir: str, classes: Sequence[str],
@@ -114,7 +118,7 @@ def write_patches(record: ImageRecord, image: np.ndarray, out_dir: str, classes:
         else:
             _write_patch(patch, record, out_dir, classes, settings)
             written += 1
-        entries.append(dict(name=patch.name, x=patch.x, y=patch.y, rate=patch.rate,
+        entries.append(dict(name=patch.name, x=patch.x, y=patch.y, size=patch.image.shape[0], rate=patch.rate,
                             valid_width=patch.valid_width, valid_height=patch.valid_height,
                             objects=len(patch.instances)))
     manifest = dict(settings=settings.as_dict(), image=record.image_path, ann=record.ann_path,
@@ -128,4 +132,6 @@ def write_patches(record: ImageRecord, image: np.ndarray, out_dir: str, classes:
 def finished_manifest(out_dir: str, stem: str, settings: PatchSettings) -> Optional[dict]:
     """The manifest of an image finished earlier with the same settings, else None."""
     manifest = load_record(osp.join(out_dir, MANIFEST_DIR, stem + '.json'))
-    return manifest if record_is_current(manifest, dict(settings=settings.as_dict())) else None
+    if manifest is None or not isinstance(manifest.get('settings'), dict):
+        return None
+    return manifest if recorded_settings(manifest['settings']) == settings.as_dict() else None

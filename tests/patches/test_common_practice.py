@@ -72,8 +72,8 @@ def test_written_objects_stay_inside_their_patch(p0706_patches):
 
 
 def test_clipped_rectangles_are_the_smallest_that_fit_the_patch():
-    """Objects cut into 5+ corners: the minimum-area rectangle of the cut part can leave the
-    patch; the written one is the smallest candidate that does not."""
+    """cut_rule='clip': objects cut into 5+ corners: the minimum-area rectangle of the cut part
+    can leave the patch; the written one is the smallest candidate that does not."""
     rng = np.random.default_rng(0)
     instances = []
     for _ in range(300):
@@ -82,7 +82,7 @@ def test_clipped_rectangles_are_the_smallest_that_fit_the_patch():
         quad = G.rbox_to_quad(np.array(rbox))
         instances.append(Instance('ship', hbox=G.quad_to_hbox(quad), quad=quad, rbox=np.array(rbox)))
     record = ImageRecord('synthetic.png', 200, 200, instances=instances)
-    settings = PatchSettings(patch_size=100, gap=0, iof_thr=0.3, truncated='difficult')
+    settings = PatchSettings(patch_size=100, gap=0, iof_thr=0.3, truncated='difficult', cut_rule='clip')
     patches, _ = crop_patches(record, np.zeros((200, 200, 3), np.uint8), settings)
     poked_out = 0
     for patch in patches:
@@ -107,8 +107,8 @@ def test_a_folder_cut_with_the_other_rule_is_refused(shared_data, tmp_path):
     os.remove(tmp_path / 'split_settings.json')
     before = sorted(os.listdir(tmp_path / 'images'))
     with pytest.raises(SettingsMismatch, match=r"label_header, window_rule differ: .*'window_rule': 'pad'.* vs "
-                       r".*'window_rule': 'shift'.*continue it with the same options \(e\.g\. --window-rule\), "
-                       r"or give another --out-dir"):
+                       r".*'window_rule': 'shift'.*continue it with the same options "
+                       r"\(e\.g\. --window-rule, --cut-rule\), or give another --out-dir"):
         crop_dataset(source, str(tmp_path), PatchSettings.from_preset('dota-v2'), progress=False)
     assert sorted(os.listdir(tmp_path / 'images')) == before
     again = crop_dataset(source, str(tmp_path), old, progress=False)  # the same options continue it

@@ -30,7 +30,8 @@ def test_split_tool_subprocess_dota_preset(shared_data, tmp_path):
     proc = run_tool([TOOL, '--source', 'dota', '--ann-dir', osp.join(shared_data, 'dota/labelTxt'),
                      '--out-dir', out, '--preset', 'dota-v2', '--nproc', '2', '--no-progress'],
                     timeout=300)
-    assert '(1024x1024, gap 200, shift windows, rates [1.0], iof >= 0.7, 2 processes)' in proc.stdout
+    assert ('(1024x1024, gap 200, shift windows, rates [1.0] (resize), iof >= 0.7, cut objects: fit, 2 processes)'
+            in proc.stdout)
     assert 'patches: 4 written' in proc.stdout
     assert 'objects: 536 = 535 kept whole + 1 only clipped' in proc.stdout
     assert sorted(os.listdir(osp.join(out, 'labelTxt'))) == P0706_LABELS
