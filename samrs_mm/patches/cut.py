@@ -5,10 +5,11 @@ file gets as the object's quadrilateral depends on the rule:
 
 * ``'fit'`` (default): the visible part itself when it has 4 corners (a DOTA label is a
   quadrilateral; the DOTA devkit writes the same), else the rotated rectangle that best fits
-  it while staying inside the patch: the visible part's minimum-area rectangle when that fits,
-  otherwise, at the source box's orientation (its edges' directions) and at the visible
-  part's own minimum-area orientation, the rectangle inside the patch with the highest IoU
-  with the visible part (the enclosing rectangle shrunk to the border, :func:`fit_rectangle`).
+  it while staying inside the patch (:func:`fit_rectangle`): the visible part's minimum-area
+  rectangle among those with a side on one of the object's own edges (never a window edge,
+  so a rotated object does not turn axis-aligned) when that fits, otherwise, at the source
+  box's orientation (and its edges') and at that rectangle's, the rectangle inside the patch
+  with the highest IoU with the visible part (the enclosing rectangle shrunk to the border).
   The quad starts at the source's first vertex when that vertex is inside the patch, else at
   the rotation that best matches the source's vertices (the devkit's rule).
 * ``'original'``: the whole source quad, even where it leaves the patch (mmrotate's
@@ -103,23 +104,56 @@ def start_like_source(quad: np.ndarray, source: np.ndarray, window) -> np.ndarra
     return np.roll(quad, -start, axis=0)
 
 
-def _orientations(ring: np.ndarray, source: np.ndarray, min_theta: float) -> list:
-    """Candidate orientations in ``[0, pi/2)``: the source box's, its edges', then the
-    visible part's minimum-area one (duplicates removed, first kept)."""
-    edges = np.roll(source, -1, axis=0) - source
-    lengths = np.hypot(edges[:, 0], edges[:, 1])
-    thetas = [float(G.quad_to_rbox(source)[4])]
-    thetas += [math.atan2(dy, dx) for (dx, dy), n in zip(edges, lengths) if n > 0]
-    thetas.append(min_theta)
+def _quarter_turn(theta: float) -> float:
+    """An orientation in ``[0, pi/2)`` (a rectangle is the same after a quarter turn)."""
+    t = math.fmod(theta, math.pi / 2)
+    t = t + math.pi / 2 if t < 0 else t
+    return 0.0 if math.pi / 2 - t < 1e-9 else t
+
+
+def _unique(thetas) -> list:
     out: list = []
     for theta in thetas:
-        t = math.fmod(theta, math.pi / 2)
-        t = t + math.pi / 2 if t < 0 else t
-        if math.pi / 2 - t < 1e-9:
-            t = 0.0
+        t = _quarter_turn(theta)
         if all(abs(t - o) > 1e-9 for o in out):
             out.append(t)
     return out
+
+
+def _source_orientations(source: np.ndarray) -> list:
+    """The source box's orientation, then its edges' directions, in ``[0, pi/2)``."""
+    edges = np.roll(source, -1, axis=0) - source
+    return _unique([float(G.quad_to_rbox(source)[4])] +
+                   [math.atan2(dy, dx) for dx, dy in edges if dx or dy])
+
+
+def _object_edge_orientations(ring: np.ndarray, window) -> list:
+    """Directions of the ring's edges that are the object's own (not on the window border)."""
+    x1, y1, x2, y2 = window
+    nxt = np.roll(ring, -1, axis=0)
+    thetas = []
+    for (ax, ay), (bx, by) in zip(ring, nxt):
+        on_border = any(abs(a - v) <= _INSIDE_EPS and abs(b - v) <= _INSIDE_EPS
+                        for a, b, v in ((ax, bx, x1), (ax, bx, x2), (ay, by, y1), (ay, by, y2)))
+        if not on_border and (ax != bx or ay != by):
+            thetas.append(math.atan2(by - ay, bx - ax))
+    return _unique(thetas)
+
+
+def _enclosing(ring: np.ndarray, theta: float) -> np.ndarray:
+    """The smallest rectangle at ``theta`` around the ring, as its sides ``[u0, u1, v0, v1]`` in
+    the rectangle's frame (u = x c + y s, v = -x s + y c)."""
+    c, s = math.cos(theta), math.sin(theta)
+    u, v = ring @ np.array([c, s]), ring @ np.array([-s, c])
+    return np.array([u.min(), u.max(), v.min(), v.max()])
+
+
+def _corners(r: np.ndarray, theta: float) -> np.ndarray:
+    """Image corners ``[4, 2]`` (clockwise on screen) of the rectangle with sides ``r`` at ``theta``."""
+    c, s = math.cos(theta), math.sin(theta)
+    u0, u1, v0, v1 = r
+    corners = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]])
+    return np.stack([corners[:, 0] * c - corners[:, 1] * s, corners[:, 0] * s + corners[:, 1] * c], axis=1)
 
 
 # The four ways a rotated rectangle (theta in [0, pi/2)) can leave the window, each decided
@@ -184,10 +218,8 @@ def _best_at(theta: float, ring: np.ndarray, window) -> Tuple[float, np.ndarray]
     the window moved inwards by the best-found split of each shortfall."""
     import shapely
     c, s = math.cos(theta), math.sin(theta)
-    u = ring @ np.array([c, s])
-    v = ring @ np.array([-s, c])
-    start = np.array([u.min(), u.max(), v.min(), v.max()])
-    visible_uv = shapely.Polygon(np.stack([u, v], axis=1))
+    start = _enclosing(ring, theta)
+    visible_uv = shapely.Polygon(np.stack([ring @ np.array([c, s]), ring @ np.array([-s, c])], axis=1))
     area = visible_uv.area
     order = [k for k in range(4) if _slacks(start[None], c, s, window)[0, k] < -_INSIDE_EPS]
     if not order:
@@ -209,27 +241,31 @@ def _best_at(theta: float, ring: np.ndarray, window) -> Tuple[float, np.ndarray]
             half = half / (n - 1) * 2 if n > 1 else half
         if iou < 0:
             return -1.0, np.zeros((4, 2))
-    u0, u1, v0, v1 = best
-    corners = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]])  # clockwise on screen
-    quad = np.stack([corners[:, 0] * c - corners[:, 1] * s, corners[:, 0] * s + corners[:, 1] * c], axis=1)
-    return iou, quad
+    return iou, _corners(best, theta)
 
 
 def fit_rectangle(ring: np.ndarray, source: np.ndarray, window) -> np.ndarray:
     """The rotated rectangle ``[4, 2]`` (clockwise) inside ``window`` that best fits the convex
     polygon ``ring`` ``[N, 2]`` cut from the quad ``source`` (see the module docstring).
 
-    Its minimum-area rectangle when that lies in the window; else the highest-IoU rectangle
-    inside the window at the source's orientations and the ring's own minimum-area one. Only
-    when no such rectangle has an area (a sliver) is the ring's axis-aligned hull used.
+    The smallest rectangle with a side on one of the object's own edges (not the window's;
+    ties go to the source's orientation) when it lies in the window; else the highest-IoU
+    rectangle inside the window at the source's orientations and that one's. Only when no such
+    rectangle has an area (a sliver) is the ring's axis-aligned hull used.
     """
-    candidates = G.enclosing_rboxes(ring)
-    smallest = candidates[int(np.argmin(candidates[:, 2] * candidates[:, 3]))]
-    quad = G.rbox_to_quad(smallest)
+    source = np.asarray(source, dtype=np.float64)
+    own = _source_orientations(source)
+    thetas = _object_edge_orientations(ring, window) or own
+    rects = [_enclosing(ring, t) for t in thetas]
+    areas = np.array([(r[1] - r[0]) * (r[3] - r[2]) for r in rects])
+    tied = np.flatnonzero(areas <= areas.min() * (1 + 1e-9) + 1e-12)
+    turn = [abs(math.sin(2 * (thetas[k] - own[0]))) for k in tied]
+    k = int(tied[int(np.argmin(turn))])
+    quad = _corners(rects[k], thetas[k])
     if _inside(quad, window):
         return quad
     best_iou, best = -1.0, None
-    for theta in _orientations(ring, np.asarray(source, dtype=np.float64), float(smallest[4])):
+    for theta in _unique(own + [thetas[k]]):
         iou, candidate = _best_at(theta, ring, window)
         if iou > best_iou + 1e-12:
             best_iou, best = iou, candidate

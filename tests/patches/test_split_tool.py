@@ -153,3 +153,57 @@ def test_split_tool_sigterm_keeps_finished_images_and_leaves_no_worker(tool, tmp
     assert tool.main(args) == 0
     rerun = capsys.readouterr().out
     assert 'images: 4 (done 1, resumed 3)' in rerun, rerun
+
+
+def test_split_tool_padding_value_means_what_mmrotate_means(tool, shared_data, tmp_path, capsys):
+    """--padding-value takes mmrotate's order (OpenCV's B G R); --pad-value (R G B) still works, with a warning."""
+    import cv2
+    import numpy as np
+    base = ['--source', 'isaid', '--img-dir', osp.join(shared_data, 'isaid/train'), '--patch-size', '1024',
+            '--gap', '0', '--no-progress']
+    assert tool.main(base + ['--out-dir', str(tmp_path / 'a'), '--padding-value', '104', '116', '124']) == 0
+    patch = cv2.imread(str(tmp_path / 'a' / 'images' / 'P0005__1024__0___0.png'))  # 884 x 977, padded
+    assert patch.shape == (1024, 1024, 3)
+    assert (patch[977:] == [104, 116, 124]).all() and (patch[:, 884:] == [104, 116, 124]).all()
+    capsys.readouterr()
+    assert tool.main(base + ['--out-dir', str(tmp_path / 'b'), '--pad-value', '124', '116', '104']) == 0
+    assert capsys.readouterr().err == ("split_images.py: warning: --pad-value is deprecated (it takes R G B; "
+                                       "mmrotate's --padding-value takes B G R): use --padding-value 104 116 124\n")
+    assert (tmp_path / 'a' / 'images' / 'P0005__1024__0___0.png').read_bytes() == \
+        (tmp_path / 'b' / 'images' / 'P0005__1024__0___0.png').read_bytes()
+    for extra, message in ((['--padding-value', '7', '--pad-value', '7'],
+                            'split_images.py: error: --pad-value: deprecated, and --padding-value is given too; '
+                            'valid: --padding-value only (see --help)\n'),
+                           (['--padding-value', '1', '2'],
+                            'split_images.py: error: --padding-value: got [1, 2]; valid: 1 or 3 integers in 0..255 '
+                            '(B G R) (see --help)\n')):
+        with pytest.raises(SystemExit) as exit_info:
+            tool.main(base + ['--out-dir', str(tmp_path / 'c')] + extra)
+        assert exit_info.value.code == 2 and capsys.readouterr().err.endswith(message)
+    assert not (tmp_path / 'c').exists()
+    assert np.array_equal(cv2.imread(str(tmp_path / 'a' / 'images' / 'P0005__1024__0___0.png'))[:977, :884],
+                          cv2.imread(osp.join(shared_data, 'isaid/train/P0005.png')))
+
+
+def test_split_tool_cut_rule_and_mmrotate_rate_mode(tool, shared_data, tmp_path, capsys):
+    import json
+    data = osp.join(shared_data, 'deepforest')
+    args = ['--source', 'voc', '--ann-dir', data, '--img-dir', data, '--out-dir', str(tmp_path), '--patch-size', '512',
+            '--gap', '0', '--rates', '2', '--rate-mode', 'window', '--cut-rule', 'original', '--no-progress']
+    assert tool.main(args) == 0
+    assert 'rates [2.0] (window), iof >= 0.7, cut objects: original, 1 processes)' in capsys.readouterr().out
+    # mmrotate's windows of 512 / 2 = 256 on the 400 x 400 image, not resized, named by their size.
+    assert sorted(os.listdir(tmp_path / 'images')) == [
+        'OSBS_029__256__0___0.png', 'OSBS_029__256__0___144.png', 'OSBS_029__256__144___0.png',
+        'OSBS_029__256__144___144.png']
+    manifest = json.loads((tmp_path / 'split_manifest' / 'OSBS_029.json').read_text())
+    assert manifest['settings']['cut_rule'] == 'original' and manifest['settings']['rate_mode'] == 'window'
+    assert {(p['size'], p['rate']) for p in manifest['patches']} == {(256, 1.0)}
+    # Cut objects keep their whole box (leaving the patch) and difficulty 2.
+    lines = [line.split() for name in os.listdir(tmp_path / 'labelTxt')
+             for line in (tmp_path / 'labelTxt' / name).read_text().splitlines()]
+    outside = [line for line in lines if min(map(float, line[:8])) < 0 or max(map(float, line[:8])) > 256]
+    assert outside and all(line[9] == '2' for line in outside)
+    args[args.index('original')] = 'fit'
+    assert tool.main(args) == 2
+    assert "cut_rule differ: {'cut_rule': 'original'} vs {'cut_rule': 'fit'}" in capsys.readouterr().err
