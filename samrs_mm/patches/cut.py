@@ -38,10 +38,13 @@ CUT_RULES = ('fit', 'original', 'clip')
 _INSIDE_EPS = 1e-6
 # Rectangles thinner than this (pixels) are not candidates of the fitted rectangle.
 _MIN_SIDE = 1e-6
-# Grid of the shrink search per number of sides that must move (coarse, then refined twice).
-_COARSE = {1: 17, 2: 9, 3: 5, 4: 4}
-_FINE = {1: 9, 2: 5, 3: 3, 4: 3}
+# Points per share of the shrink search (by how many window sides the enclosing rectangle
+# crosses): a coarse grid, then finer ones around the best point.
+_COARSE = {1: 9, 2: 7, 3: 5, 4: 4}
+_FINE = {1: 5, 2: 5, 3: 3, 4: 3}
 _REFINEMENTS = 2
+# Orientations closer than this (radians) are tried once.
+_SAME_TURN = 1e-9
 
 
 def _clean_ring(coords: np.ndarray) -> np.ndarray:
@@ -112,10 +115,11 @@ def _quarter_turn(theta: float) -> float:
 
 
 def _unique(thetas) -> list:
+    """Orientations in ``[0, pi/2)``, each once (the first of near-equal ones kept)."""
     out: list = []
     for theta in thetas:
         t = _quarter_turn(theta)
-        if all(abs(t - o) > 1e-9 for o in out):
+        if all(min(abs(t - o), math.pi / 2 - abs(t - o)) > _SAME_TURN for o in out):
             out.append(t)
     return out
 
@@ -238,7 +242,7 @@ def _best_at(theta: float, ring: np.ndarray, window) -> Tuple[float, np.ndarray]
             k = int(np.argmax(scores))
             if scores[k] > iou:
                 best, iou, centre = rects[k], float(scores[k]), shares[k]
-            half = half / (n - 1) * 2 if n > 1 else half
+            half = half / (n - 1)  # then half a step either side of the best point
         if iou < 0:
             return -1.0, np.zeros((4, 2))
     return iou, _corners(best, theta)
@@ -277,7 +281,7 @@ def fit_rectangle(ring: np.ndarray, source: np.ndarray, window) -> np.ndarray:
 def _clip_rule_quad(ring: np.ndarray, hbox: np.ndarray, window) -> np.ndarray:
     """The rule of earlier versions: the smallest rectangle around the ring that stays inside
     the window (rectangles with a side on a hull edge, and the axis-aligned one, which always
-    fits), top-left-most corner first."""
+    fits)."""
     candidates = np.concatenate([G.enclosing_rboxes(ring), G.hbox_to_rbox(hbox)[None]])
     quads = G.rbox_to_quad(candidates)
     areas = np.where(_inside(quads, window), candidates[:, 2] * candidates[:, 3], np.inf)
