@@ -71,7 +71,7 @@ def parse_args(argv=None):
     out.add_argument('--iof-thr', type=float, help='keep objects with at least this fraction of '
                      'their area inside a patch (default 0.7)')
     out.add_argument('--truncated', choices=['drop', 'difficult'],
-                     help='objects below --iof-thr: drop (default) or keep clipped as difficult')
+                     help='objects below --iof-thr: drop (default) or keep them, cut by --cut-rule, as difficult')
     out.add_argument('--padding-value', type=int, nargs='+', metavar='V',
                      help="fill of padded pixels as mmrotate's img_split takes it: 1 value, or 3 in OpenCV's "
                      "B G R order (104 116 124 writes blue 104, green 116, red 124; default 0)")
@@ -88,7 +88,8 @@ def parse_args(argv=None):
                      "cuts windows of patch-size / rate from the image as it is, named P0706__2048__0___0")
     out.add_argument('--img-rate-thr', type=float, help="with --rate-mode window: keep windows whose share of "
                      "image exceeds this (mmrotate's --img-rate-thr, default 0.6)")
-    out.add_argument('--keep-empty', action='store_true', help='also write patches without objects')
+    out.add_argument('--keep-empty', action='store_true',
+                     help='also write patches without objects (with an empty label file, as mmrotate does)')
     out.add_argument('--img-ext', choices=['.png', '.jpg', '.bmp', '.tif'])
     out.add_argument('--window-rule', choices=WINDOW_RULES,
                      help="'shift' (default; the DOTA devkit / BboxToolkit / mmrotate rule): the last "

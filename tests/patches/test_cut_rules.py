@@ -302,3 +302,17 @@ def test_bench_script_measures_each_rule(shared_data, repo_root, capsys):
     assert float(rows['fit'][9]) <= 1.25 and rows['fit'][10] == '0.0'  # max area ratio, max px outside
     assert float(rows['original'][10]) > 0  # the whole source quad leaves the patch
     assert rows['fit'][11] == '0' and rows['fit'][12].startswith('76/76')  # not axis-aligned; source's start
+
+
+def test_window_rate_mode_cuts_masks_with_the_window(samples):
+    from pycocotools import mask as mask_utils
+    _, record, image = samples['P0005']
+    (patch,), _ = crop_patches(record, image, PatchSettings(patch_size=512, gap=0, rates=(0.5,),
+                                                              rate_mode='window'))
+    assert patch.name == 'P0005__1024__0___0' and len(patch.instances) == 131  # 884 x 977 in one 1024 window
+    by_origin = {inst.origin: inst for inst in record.instances}
+    for inst in patch.instances:
+        full = mask_utils.decode(by_origin[inst.origin].mask).astype(bool)
+        got = mask_utils.decode(inst.mask).astype(bool)
+        assert got.shape == (1024, 1024) and not got[977:].any() and not got[:, 884:].any()
+        np.testing.assert_array_equal(got[:977, :884], full)
