@@ -225,12 +225,16 @@ ENCODERS = {
 
 
 # ----------------------------------------------------------------------------- decoders
+def uperhead_config(in_channels, channels, norm='SyncBN'):
+    """The UPerHead SAMRS (``channels`` = the encoder's third width) and MTP (256) build."""
+    return dict(type='UPerHead', in_channels=list(in_channels), in_index=[0, 1, 2, 3], channels=channels,
+                pool_scales=(1, 2, 3, 6), dropout_ratio=0.1, num_classes=1,
+                norm_cfg=dict(type=norm, requires_grad=True), align_corners=False)
+
+
 def uperhead(in_channels, channels, with_conv_seg=False):
     """``upernet_mmseg_30.UPerHead`` (SAMRS: mmseg's UPerHead without conv_seg) / MTP's mmseg UPerHead."""
-    cfg = dict(type='UPerHead', in_channels=in_channels, in_index=[0, 1, 2, 3], channels=channels,
-               pool_scales=(1, 2, 3, 6), dropout_ratio=0.1, num_classes=1,
-               norm_cfg=dict(type='SyncBN', requires_grad=True), align_corners=False)
-    return module_shapes(cfg, drop=() if with_conv_seg else ('conv_seg.', ))
+    return module_shapes(uperhead_config(in_channels, channels), drop=() if with_conv_seg else ('conv_seg.', ))
 
 
 def unet_decoder(encoder_channels=(256, 512, 1024, 2048), decoder_channels=(512, 256, 128, 64)):
@@ -247,14 +251,22 @@ def unet_decoder(encoder_channels=(256, 512, 1024, 2048), decoder_channels=(512,
     return d
 
 
-def mask2former_decoder(in_channels=(256, 512, 1024, 2048)):
-    """``Decoupled_MMSEG_Mask2FormerDecoder``: mmdet's Mask2FormerHead without ``cls_embed``."""
+def mask2former_head_config(in_channels=(256, 512, 1024, 2048), num_classes=18, layers=None):
+    """The Mask2Former head SAMRS builds (mmseg's settings); ``layers=(pixel, transformer, queries)``
+    shrinks it for numerical checks."""
     from mmengine.config import Config
     cfg = Config.fromfile(_repo_path('configs/_base_/models/mask2former_r50.py')).model.decode_head
-    cfg.update(num_classes=18, in_channels=list(in_channels))
-    cfg.loss_cls.class_weight = [1.0] * 18 + [0.1]
+    cfg.update(num_classes=num_classes, in_channels=list(in_channels))
+    cfg.loss_cls.class_weight = [1.0] * num_classes + [0.1]
+    if layers is not None:
+        cfg.pixel_decoder.encoder.num_layers, cfg.transformer_decoder.num_layers, cfg.num_queries = layers
     import mmdet.models  # noqa: F401  (the pixel / transformer decoders)
-    return module_shapes(cfg, drop=('cls_embed.', ))
+    return cfg
+
+
+def mask2former_decoder(in_channels=(256, 512, 1024, 2048), layers=None):
+    """``Decoupled_MMSEG_Mask2FormerDecoder``: mmdet's Mask2FormerHead without ``cls_embed``."""
+    return module_shapes(mask2former_head_config(in_channels, layers=layers), drop=('cls_embed.', ))
 
 
 def _repo_path(relative):
@@ -292,38 +304,51 @@ def mtp_branches(in_channels):
 
 
 # ----------------------------------------------------------------------------- whole files
-def samrs_sep(encoder, decoder='upernet'):
-    """``SemsegPretrnFramework.state_dict()`` (and ``End_to_End``'s for Mask2Former)."""
+def samrs_sep(encoder, decoder='upernet', small=None):
+    """``SemsegPretrnFramework.state_dict()`` (and ``End_to_End``'s for Mask2Former).
+
+    ``small=(encoder table, out channels, decoder options)`` replaces the full-size encoder
+    (numerical checks): ``width`` of UperNet, ``blocks`` of UNet, ``layers`` of Mask2Former.
+    """
     layout, channels = ENCODERS[encoder]
-    d = prefixed('encoder.', layout())
+    table, options = (layout(), {}) if small is None else (small[0], small[2])
+    channels = channels if small is None else small[1]
+    d = prefixed('encoder.', table)
     if decoder == 'upernet':
-        d.update(prefixed('decoder.', uperhead(channels, channels[1])))
+        width = options.get('width', channels[1])
+        d.update(prefixed('decoder.', uperhead(channels, width)))
         for k, classes in enumerate(SUBSET_CLASSES.values(), 1):
-            _conv(d, f'semseghead_{k}.1', classes, channels[1], 1)
+            _conv(d, f'semseghead_{k}.1', classes, width, 1)
     elif decoder == 'unet':
-        d.update(prefixed('decoder.', unet_decoder(channels)))
+        blocks = options.get('blocks', (512, 256, 128, 64))
+        d.update(prefixed('decoder.', unet_decoder(channels, blocks)))
         for k, classes in enumerate(SUBSET_CLASSES.values(), 1):
-            _conv(d, f'semseghead_{k}.0', classes, 64, 3)
+            _conv(d, f'semseghead_{k}.0', classes, blocks[-1], 3)
     else:
-        d.update(prefixed('decoder.', mask2former_decoder(channels)))
+        d.update(prefixed('decoder.', mask2former_decoder(channels, options.get('layers'))))
         for k, classes in enumerate(SUBSET_CLASSES.values(), 1):
             _linear(d, f'semseghead_{k}.cls_embed', classes + 1, 256)
     return d
 
 
-def samrs_finetune(encoder, classes, decoder='upernet'):
+def samrs_finetune(encoder, classes, small=None):
     """``SemsegFinetuneFramework.state_dict()``: Potsdam 5 / iSAID 16 classes, one ``semseghead``."""
     layout, channels = ENCODERS[encoder]
-    d = prefixed('encoder.', layout())
-    d.update(prefixed('decoder.', uperhead(channels, channels[1])))
-    _conv(d, 'semseghead.1', classes, channels[1], 1)
+    table = layout() if small is None else small[0]
+    channels = channels if small is None else small[1]
+    width = channels[1] if small is None else small[2]['width']
+    d = prefixed('encoder.', table)
+    d.update(prefixed('decoder.', uperhead(channels, width)))
+    _conv(d, 'semseghead.1', classes, width, 1)
     return d
 
 
-def mtp(encoder):
+def mtp(encoder, small=None):
     """``MutliTaskPretrnFramework.state_dict()`` with ``--background True`` (19 / 21 / 38 semantic classes)."""
     layout, channels = ENCODERS[encoder]
-    d = prefixed('encoder.', layout())
+    table = layout() if small is None else small[0]
+    channels = channels if small is None else small[1]
+    d = prefixed('encoder.', table)
     d.update(prefixed('semsegdecoder.decode_head.', uperhead(channels, 256, with_conv_seg=True)))
     for k, classes in enumerate(SUBSET_CLASSES.values(), 1):
         _conv(d, f'semseghead_{k}.1', classes + 1, 256, 1)

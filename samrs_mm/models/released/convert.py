@@ -135,23 +135,30 @@ def _size_hint(key: str, got: Tuple[int, ...], want: Tuple[int, ...], patch: int
 
 
 def check_against_model(state_dict: Mapping[str, torch.Tensor], target: Mapping[str, Tuple[int, ...]],
-                        config: str, backbone_only: bool = False, allowed_missing: Sequence[str] = ()) -> None:
-    """Raise :class:`ReleaseError` unless ``state_dict`` holds exactly the model's keys and shapes."""
+                        config: str, backbone_only: bool = False, allowed_missing: Sequence[str] = (),
+                        origin: Optional[Mapping[str, str]] = None) -> None:
+    """Raise :class:`ReleaseError` unless ``state_dict`` holds exactly the model's keys and shapes
+    (``origin``: converted key -> released key, to name the file's keys in the message)."""
+    origin = origin or {}
+
+    def named(key):
+        return f'{origin[key]} (-> {key})' if key in origin else key
+
     if backbone_only:
         target = {k: v for k, v in target.items() if k.startswith('backbone.')}
     missing = [k for k in target if k not in state_dict and not any(re.match(p, k) for p in allowed_missing)]
     extra = [k for k in state_dict if k not in target]
     if extra:
-        raise ReleaseError(f'{len(extra)} converted key(s) have no place in the model of {config}: '
-                           f'{", ".join(extra[:4])}')
+        raise ReleaseError(f'{len(extra)} key(s) of the file have no place in the model of {config}: '
+                           f'{", ".join(named(k) for k in extra[:4])}')
     if missing:
         raise ReleaseError(f'the file lacks {len(missing)} tensor(s) the model of {config} has: '
                            f'{", ".join(missing[:4])}' + (' ...' if len(missing) > 4 else ''))
     wrong = [(k, tuple(v.shape), target[k]) for k, v in state_dict.items() if tuple(v.shape) != target[k]]
     if wrong:
         key, got, want = wrong[0]
-        raise ReleaseError(f'{len(wrong)} tensor(s) do not fit the model of {config}, e.g. {key}: file {got} vs '
-                           f'model {want}{_size_hint(key, got, want)}')
+        raise ReleaseError(f'{len(wrong)} tensor(s) do not fit the model of {config}, e.g. {named(key)}: file '
+                           f'{got} vs model {want}{_size_hint(key, got, want)}')
 
 
 # MAE files lack RVSA's window heads, relative positions and the feature pyramid: these start
@@ -171,7 +178,7 @@ def convert_released(content: object, config_root: str, cfg_options: Optional[di
     target = model_shapes(build_config(config, cfg_options))
     mapped = map_released_state_dict(state, fmt, target_keys=target)
     check_against_model(mapped.state_dict, target, fmt.config, backbone_only=fmt.backbone_only,
-                        allowed_missing=_MAE_FRESH if fmt.kind == 'mae' else ())
+                        allowed_missing=_MAE_FRESH if fmt.kind == 'mae' else (), origin=mapped.origin)
     return ConvertedRelease(fmt, mapped.state_dict, mapped.dropped, training_state, meta)
 
 

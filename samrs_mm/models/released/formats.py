@@ -271,7 +271,7 @@ def recognise(state_dict: Mapping[str, torch.Tensor]) -> ReleasedFormat:
         family = encoder_family(state_dict)
         fmt = _find('mae', family, None) or _find('encoder', family, None)
     if fmt is not None and all(m in state_dict for m in fmt.markers) and (
-            fmt.backbone_only or set(parts) <= EXPECTED_PARTS[fmt.kind]):
+            set(parts) <= EXPECTED_PARTS[fmt.kind] if not fmt.backbone_only else not _extra_keys(state_dict, fmt)):
         return fmt
     raise ReleaseError(_nearest_message(state_dict, parts))
 
@@ -307,8 +307,12 @@ def _nearest_message(state_dict: Mapping[str, torch.Tensor], parts: Mapping[str,
             differences.append(f'{verb} {", ".join(keys[:3])}' + (f' (+{len(keys) - 3} more)' if len(keys) > 3 else ''))
     if not differences:
         differences.append('its tensors have other widths or depths')
+    hint = ''
+    if any(k in state_dict for k in ('fc.weight', 'head.weight', 'conv_head.0.weight')):
+        hint = ' (an ImageNet / RSP classifier? tools/model_converters/convert_official.py converts those)'
     return (f'not a released SAMRS / MTP checkpoint of a known architecture ({len(state_dict)} tensors); nearest: '
-            f'{nearest.title} ({nearest.config}), which this file differs from: it {"; it ".join(differences)}')
+            f'{nearest.title} ({nearest.config}), which this file differs from: it {"; it ".join(differences)}'
+            + hint)
 
 
 def _extra_keys(state_dict: Mapping[str, torch.Tensor], fmt: ReleasedFormat) -> List[str]:

@@ -90,9 +90,11 @@ def _rules(fmt: ReleasedFormat) -> List[Rule]:
 
 @dataclass
 class MappedRelease:
-    """A released state dict in the package's key names, and what was left out (key -> reason)."""
+    """A released state dict in the package's key names, what was left out (key -> reason) and
+    where the renamed decoder / head keys came from (new key -> released key)."""
     state_dict: 'OrderedDict[str, torch.Tensor]'
     dropped: Dict[str, str] = field(default_factory=dict)
+    origin: Dict[str, str] = field(default_factory=dict)
 
 
 def _drop(key: str, drops: Sequence[Tuple[str, str]]) -> Optional[str]:
@@ -158,6 +160,7 @@ def map_released_state_dict(state_dict: Mapping[str, torch.Tensor], fmt: Release
                 if new_key in result.state_dict:
                     raise ReleaseError(f'{key} maps to {new_key}, which another key already took')
                 result.state_dict[new_key] = value
+                result.origin[new_key] = key
                 break
         else:
             unknown.append(key)
