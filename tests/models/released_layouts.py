@@ -274,14 +274,15 @@ def _repo_path(relative):
     return osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), relative)
 
 
-def mtp_branches(in_channels):
+def mtp_branches(in_channels, model=None):
     """MTP's ``inssegdecoder`` / ``rotdetdecoder``: the stock FPN, RPN and RoI heads of its
     Mask R-CNN / Oriented R-CNN (the settings of configs/_base_/models/mtp_upernet_r50.py, equal
-    to MTP's), without the per-set layers (``fc_cls``, ``fc_reg``, ``conv_logits``)."""
+    to MTP's; ``model``: another model config's branches), without the per-set layers
+    (``fc_cls``, ``fc_reg``, ``conv_logits``)."""
     from mmengine.config import Config
 
     from samrs_mm.compat import import_mmrotate
-    model = Config.fromfile(_repo_path('configs/_base_/models/mtp_upernet_r50.py')).model
+    model = model or Config.fromfile(_repo_path('configs/_base_/models/mtp_upernet_r50.py')).model
     d = OrderedDict()
     last = ('roi_head.bbox_head.fc_cls.', 'roi_head.bbox_head.fc_reg.', 'roi_head.mask_head.conv_logits.')
     import_mmrotate()
@@ -344,21 +345,30 @@ def samrs_finetune(encoder, classes, small=None):
 
 
 def mtp(encoder, small=None):
-    """``MutliTaskPretrnFramework.state_dict()`` with ``--background True`` (19 / 21 / 38 semantic classes)."""
+    """``MutliTaskPretrnFramework.state_dict()`` with ``--background True`` (19 / 21 / 38 semantic classes).
+
+    ``small=(encoder table, out channels[, dict(width=semantic decoder width, model=a model
+    config whose branches to take)])`` for numerical checks.
+    """
     layout, channels = ENCODERS[encoder]
     table = layout() if small is None else small[0]
     channels = channels if small is None else small[1]
+    options = {} if small is None or len(small) < 3 else small[2]
+    width, model = options.get('width', 256), options.get('model')
+    fc = model.instance.roi_head.bbox_head.fc_out_channels if model else 1024
+    rotated_fc = model.rotated.roi_head.bbox_head.fc_out_channels if model else 1024
+    mask = model.instance.roi_head.mask_head.conv_out_channels if model else 256
     d = prefixed('encoder.', table)
-    d.update(prefixed('semsegdecoder.decode_head.', uperhead(channels, 256, with_conv_seg=True)))
+    d.update(prefixed('semsegdecoder.decode_head.', uperhead(channels, width, with_conv_seg=True)))
     for k, classes in enumerate(SUBSET_CLASSES.values(), 1):
-        _conv(d, f'semseghead_{k}.1', classes + 1, 256, 1)
-    d.update(mtp_branches(channels))
+        _conv(d, f'semseghead_{k}.1', classes + 1, width, 1)
+    d.update(mtp_branches(channels, model))
     for k, classes in enumerate(SUBSET_CLASSES.values(), 1):
-        _linear(d, f'inssegroiboxhead_fc_cls{k}', classes + 1, 1024)
-        _linear(d, f'inssegroiboxhead_fc_reg{k}', classes * 4, 1024)
-        _conv(d, f'inssegroimaskhead_conv{k}', classes, 256, 1)
-        _linear(d, f'rotdetroiboxhead_fc_cls{k}', classes + 1, 1024)
-        _linear(d, f'rotdetroiboxhead_fc_reg{k}', 5, 1024)
+        _linear(d, f'inssegroiboxhead_fc_cls{k}', classes + 1, fc)
+        _linear(d, f'inssegroiboxhead_fc_reg{k}', classes * 4, fc)
+        _conv(d, f'inssegroimaskhead_conv{k}', classes, mask, 1)
+        _linear(d, f'rotdetroiboxhead_fc_cls{k}', classes + 1, rotated_fc)
+        _linear(d, f'rotdetroiboxhead_fc_reg{k}', 5, rotated_fc)
     return d
 
 
