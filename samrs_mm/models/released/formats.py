@@ -290,10 +290,14 @@ EXPECTED_PARTS = {
 
 def _nearest_message(state_dict: Mapping[str, torch.Tensor], parts: Mapping[str, dict]) -> str:
     """"not a released file; nearest: <format> (<config>), which it differs from: <keys>"."""
-    def score(fmt: ReleasedFormat) -> Tuple[float, int]:
-        hits = sum(m in state_dict for m in fmt.markers) / len(fmt.markers)
-        shared = len(set(parts) & EXPECTED_PARTS.get(fmt.kind, set()))
-        return hits, shared
+    def score(fmt: ReleasedFormat) -> Tuple[float, int, float]:
+        """The encoder first, then the kind of file (its parts), then the decoder."""
+        prefix = '' if fmt.backbone_only else 'encoder.'
+        encoder = ENCODERS[fmt.encoder].markers
+        encoder_hits = sum(prefix + m in state_dict for m in encoder) / len(encoder)
+        expected = EXPECTED_PARTS.get(fmt.kind, set())
+        part_mismatch = len(set(parts) ^ expected) if expected else len(parts) > 1
+        return encoder_hits, -part_mismatch, sum(m in state_dict for m in fmt.markers) / len(fmt.markers)
 
     nearest = max(FORMATS.values(), key=score)
     missing = [m for m in nearest.markers if m not in state_dict]
