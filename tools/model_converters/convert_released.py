@@ -60,8 +60,8 @@ def _summary(result, src, dst):
     if result.training_state:
         lines.append(f'  left out the training state: {", ".join(result.training_state)}')
     if fmt.backbone_only:
-        lines.append('backbone weights only: give DST to the config as the backbone\'s init_cfg '
-                     '(dict(type=\'Pretrained\', checkpoint=DST)) or to load_from')
+        lines.append("backbone weights only: give DST to the config as the backbone's init_cfg "
+                     "(dict(type='Pretrained', checkpoint=DST, prefix='backbone.'))")
     return lines
 
 
