@@ -25,12 +25,12 @@ from .convert import (
                       release_weights,
                       save_converted,
 )
-from .formats import ENCODERS, FORMATS, ReleasedFormat, ReleaseError, describe_formats, encoder_family, recognise
+from .formats import ENCODERS, FORMATS, ReleasedFormat, ReleaseError, encoder_family, recognise
 from .mapping import MappedRelease, map_released_state_dict
 
 __all__ = [
     'ConvertedRelease', 'ParametersOnMeta', 'build_config', 'check_against_model', 'convert_released',
     'load_release', 'model_shapes', 'release_weights', 'save_converted', 'ENCODERS', 'FORMATS',
-    'ReleasedFormat', 'ReleaseError', 'describe_formats', 'encoder_family', 'recognise', 'MappedRelease',
+    'ReleasedFormat', 'ReleaseError', 'encoder_family', 'recognise', 'MappedRelease',
     'map_released_state_dict'
 ]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 
 __all__ = ['ReleaseError', 'Encoder', 'ReleasedFormat', 'ENCODERS', 'FORMATS', 'SUBSET_OF_HEAD', 'TRAINING_STATE',
-           'recognise', 'encoder_family', 'split_parts', 'describe_formats']
+           'recognise', 'encoder_family', 'split_parts']
 
 # semseghead_1/2/3 (SAMRS, MTP) and the per-set layers <name>1/2/3 (MTP) are SOTA, SIOR, FAST.
 SUBSET_OF_HEAD = {'1': 'sota', '2': 'sior', '3': 'fast'}
@@ -326,8 +326,3 @@ def _extra_keys(state_dict: Mapping[str, torch.Tensor], fmt: ReleasedFormat) -> 
     encoder = ENCODERS[fmt.encoder]
     return [k for k in telltales if k in state_dict and k not in encoder.markers
             and not any(re.fullmatch(p, k) for p, _ in encoder.drops)]
-
-
-def describe_formats() -> Sequence[str]:
-    """``name: title -> config`` of every format (for ``--help`` and the docs)."""
-    return [f'{f.name}: {f.title} -> {f.config}' for f in FORMATS.values()]
