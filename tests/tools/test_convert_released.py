@@ -18,7 +18,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_tool
 from tests.models import released_layouts as layouts
 from tests.toy_data import write_image_folder_dataset, write_samrs_like_dataset, write_tiny_mtp_config
 
@@ -129,6 +129,17 @@ def test_bad_inputs_are_one_line_exit_1_and_nothing_written(case, released, tmp_
                 'extra key': 'decoder.lateral_convs.3.conv.weight (-> decode_head.shared_decoder.lateral_convs.3',
                 'ImageNet classifier': 'it has fc.weight (an ImageNet / RSP classifier?'}[case]
     assert expected in err
+
+
+def test_the_command_line_says_one_line(tmp_path):
+    """As a user runs it: stderr is the one error line, nothing else (no library warnings)."""
+    src = str(tmp_path / 'in.pth')
+    _meta_file(src, {k: v for k, v in layouts.samrs_sep('swin_t').items() if k != 'semseghead_2.1.bias'})
+    proc = run_tool(['tools/model_converters/convert_released.py', src, str(tmp_path / 'out.pth')], check=False)
+    assert proc.returncode == 1 and not (tmp_path / 'out.pth').exists()
+    assert proc.stderr.strip().splitlines() == [
+        f'error: {src}: the file lacks 1 tensor(s) the model of configs/released/sep/upernet_swin_t.py has: '
+        'decode_head.subset_heads.sior.bias']
 
 
 def test_option_errors(released, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os.path as osp
 import re
+import warnings
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -117,7 +118,9 @@ def model_shapes(cfg) -> Dict[str, Tuple[int, ...]]:
     device (a ViT-L or InternImage-XL costs no memory and a fraction of a second)."""
     from mmengine.registry import MODELS
 
-    with ParametersOnMeta():
+    # the libraries' deprecation notes about stock heads are noise for a key check
+    with ParametersOnMeta(), warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)
         model = MODELS.build(cfg.model)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 

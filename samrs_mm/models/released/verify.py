@@ -1,6 +1,7 @@
 """``--verify`` of the released-checkpoint converter: the real model, a strict load, one forward pass."""
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import torch
@@ -28,7 +29,9 @@ def verify_converted(result: ConvertedRelease, config_root: str, cfg_options: Op
     from samrs_mm.launch import adapt_config_to_device
 
     cfg = adapt_config_to_device(build_config(osp.join(config_root, result.format.config), cfg_options))
-    model = MODELS.build(cfg.model)
+    with warnings.catch_warnings():  # the libraries' deprecation notes about stock heads
+        warnings.simplefilter('ignore', UserWarning)
+        model = MODELS.build(cfg.model)
     target = model.backbone if result.format.backbone_only else model
     state = result.state_dict
     if result.format.backbone_only:
