@@ -343,11 +343,13 @@ randomness = dict(seed=0)
 
 
 def write_tiny_mtp_config(path, repo_root, data_root, max_iters=2, batch_size=3, mode='avg',
-                          subset_weights=None, val_interval=None, width=16, extra_imports=(), extra=''):
-    """Write a config inheriting configs/mtp/mtp_r50.py, shrunk to ResNet-18 with ``width`` base
-    channels, 16-channel detection branches and a 64 px crop; ``data_root`` in the SAMRS
-    layout with instance files (``write_samrs_object_subsets`` writes one)."""
-    base = osp.join(repo_root, 'configs', 'mtp', 'mtp_r50.py')
+                          subset_weights=None, val_interval=None, width=16, extra_imports=(), extra='',
+                          base='mtp/mtp_r50.py'):
+    """Write a config inheriting configs/mtp/mtp_r50.py (or ``base`` under configs/), shrunk to
+    ResNet-18 with ``width`` base channels, 16-channel detection branches and a 64 px crop;
+    ``data_root`` in the SAMRS layout with instance files (``write_samrs_object_subsets``
+    writes one). ``extra`` is appended (it may redefine ``model``)."""
+    base = osp.join(repo_root, 'configs', base)
     with open(path, 'w') as f:
         f.write(TINY_MTP_OVERRIDES.format(
             base=base, data_root=data_root, max_iters=max_iters, batch_size=batch_size, mode=mode,

@@ -48,11 +48,12 @@ The result is an mmengine checkpoint for ``load_from``::
         configs/finetune/potsdam/upernet_r50-imp-sep_8xb1-80k_potsdam-512x512.py
 
 With ``--config`` the converted keys are checked against the fine-tuning model built from
-that config: ViT position embeddings and BEiT relative position tables are resized to its
-input size (SEP runs at 224 x 224; BEiT's relative position index buffers are taken from
-the model), then every key must exist with the same shape and only the fresh classifier may
-be missing; otherwise nothing is written and the exit status is 1. Use ``--config`` for
-ViT-family backbones: without it their position embeddings keep the SEP size.
+that config: ViT position embeddings, BEiT relative position tables and the global
+relative positions of MTP's RVSA are resized to its input size (SEP runs at 224 x 224;
+BEiT's relative position index buffers are taken from the model), then every key must
+exist with the same shape and only the fresh classifier may be missing; otherwise nothing
+is written and the exit status is 1. Use ``--config`` for ViT-family backbones: without
+it their position embeddings keep the SEP size.
 
     python tools/convert_sep_checkpoint.py work_dirs/upernet_r50/iter_80000.pth \\
         checkpoints/sep_init/oriented-rcnn_r50-sep.pth --target detector \\
@@ -330,6 +331,24 @@ def resize_relative_position_tables(state_dict: Dict[str, torch.Tensor],
     return resized
 
 
+def resize_global_relative_positions(state_dict: Dict[str, torch.Tensor],
+                                     target: Dict[str, torch.Tensor]) -> Dict[str, str]:
+    """Resample the relative-position tables of global attention over the token grid
+    (``*.attn.rel_pos_h/w`` of MTP's ViT + RVSA, ``(2 * grid - 1, head dims)``) to the
+    model's grid; window tables have the same shape at every input size and are left alone."""
+    from samrs_mm.models.backbones.vit_rvsa import resize_rel_pos
+
+    resized = {}
+    for key, value in list(state_dict.items()):
+        wanted = target.get(key)
+        if (wanted is None or not key.endswith(('.attn.rel_pos_h', '.attn.rel_pos_w')) or value.dim() != 2
+                or wanted.dim() != 2 or value.shape[1] != wanted.shape[1] or value.shape == wanted.shape):
+            continue
+        state_dict[key] = resize_rel_pos(value, wanted.shape[0])
+        resized[key] = f'{tuple(value.shape)} -> {tuple(wanted.shape)}'
+    return resized
+
+
 def build_target(config: str) -> Dict[str, torch.Tensor]:
     """The state dict of the model of a fine-tuning config (weights not initialised).
 
@@ -439,6 +458,7 @@ def main(argv=None) -> int:
         target = build_target(args.config)
         report['resized'] = resize_position_embeddings(state_dict, target)
         report['resized'].update(resize_relative_position_tables(state_dict, target))
+        report['resized'].update(resize_global_relative_positions(state_dict, target))
         fresh = FRESH[args.target]
         if args.target == 'segmentor' and not any(FRESH_AUXILIARY.match(k) for k in state_dict):
             fresh = re.compile(f'{fresh.pattern}|{FRESH_AUXILIARY.pattern}')

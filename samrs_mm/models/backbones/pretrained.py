@@ -89,6 +89,8 @@ def extract_state_dict(checkpoint: Mapping) -> 'OrderedDict[str, Tensor]':
     return state
 
 
+# the state of a BatchNorm
+_BN_FIELDS = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 Rule = Tuple[str, object]  # (regex, replacement template | callable(match, tensor) -> dict | None=drop reason)
 
 
@@ -164,7 +166,8 @@ def _swin_merge_order(tensor: Tensor) -> Tensor:
 
 
 def convert_swin(state_dict: Mapping[str, Tensor], target_keys=None) -> ConvertedCheckpoint:
-    """Official Swin (IMP ``swin_tiny_patch4_window7_224.pth``, RSP Swin-T) -> mmseg ``SwinTransformer``."""
+    """Official Swin (IMP ``swin_tiny_patch4_window7_224.pth``, RSP Swin-T) or the segmentation
+    Swin of SAMRS's encoders (``norm0``-``norm3`` on the outputs) -> mmseg ``SwinTransformer``."""
     blk = r'layers\.(\d+)\.blocks\.(\d+)\.'
     new_blk = r'stages.\1.blocks.\2.'
 
@@ -182,6 +185,8 @@ def convert_swin(state_dict: Mapping[str, Tensor], target_keys=None) -> Converte
         (r'layers\.(\d+)\.downsample\.(reduction|norm)\.(weight|bias)', merge),
         # the official final norm normalises the last stage, as mmseg's norm3 does
         (r'norm\.(weight|bias)', r'norm3.\1'),
+        # segmentation Swin (SAMRS's encoder): one norm per output stage, mmseg's names
+        (r'norm([0-3])\.(weight|bias)', r'norm\1.\2'),
     ]
     drops = [(r'head\.(weight|bias)', 'classifier'), (blk + r'attn_mask', 'buffer rebuilt by the model')]
     return _drop_missing_targets(_apply_rules('swin', state_dict, rules, drops), target_keys)
@@ -280,26 +285,93 @@ def convert_vit(state_dict: Mapping[str, Tensor], target_keys=None) -> Converted
     return _drop_missing_targets(result, target_keys)
 
 
+# ViT-Adapter's own modules (czczup/ViT-Adapter, as SAMRS saves them) -> ViTAdapter's names
+_ADAPTER_RULES: List[Rule] = [
+    (r'spm\.stem\.([036])\.weight', lambda m, v: {f'spm.stem.{int(m.group(1)) // 3}.conv.weight': v}),
+    (r'spm\.stem\.([147])\.' + _BN_FIELDS, lambda m, v: {f'spm.stem.{int(m.group(1)) // 3}.bn.{m.group(2)}': v}),
+    (r'spm\.conv([234])\.0\.weight', r'spm.conv\1.conv.weight'),
+    (r'spm\.conv([234])\.1\.' + _BN_FIELDS, r'spm.conv\1.bn.\2'),
+    (r'spm\.fc([1-4])\.(weight|bias)', r'spm.fc\1.\2'),
+    (r'interactions\.(\d+)\.(injector|extractor|extra_extractors\.\d+)\.(query_norm|feat_norm|ffn_norm)\.(weight|bias)',
+     r'interactions.\1.\2.\3.\4'),
+    (r'interactions\.(\d+)\.(injector|extractor|extra_extractors\.\d+)\.attn\.'
+     r'(sampling_offsets|attention_weights|value_proj|output_proj)\.(weight|bias)', r'interactions.\1.\2.attn.\3.\4'),
+    (r'interactions\.(\d+)\.injector\.gamma', r'interactions.\1.injector.gamma'),
+    (r'interactions\.(\d+)\.(extractor|extra_extractors\.\d+)\.ffn\.(fc1|fc2|dwconv\.dwconv)\.(weight|bias)',
+     r'interactions.\1.\2.ffn.\3.\4'),
+    (r'level_embed', 'level_embed'),
+    (r'up\.(weight|bias)', r'up.\1'),
+    (r'norm([1-4])\.' + _BN_FIELDS, lambda m, v: {f'out_norms.{int(m.group(1)) - 1}.{m.group(2)}': v}),
+]
+
+
 def convert_vit_adapter(state_dict: Mapping[str, Tensor], target_keys=None) -> ConvertedCheckpoint:
-    """DeiT / MAE / BEiT ViT checkpoints -> :class:`ViTAdapter` (its ViT part; the adapter
-    modules are not in these checkpoints and keep their initialisation)."""
-    return convert_vit(state_dict, target_keys)
+    """DeiT / MAE / BEiT ViT checkpoints (the ViT part; the adapter modules keep their
+    initialisation), or a whole ViT-Adapter as SAMRS's encoders save it (``blocks.i`` with layer
+    scales ``gamma1/2``, ``spm``, ``interactions``, ``level_embed``, ``up``, output BatchNorms
+    ``norm1``-``norm4`` -> ``out_norms.0-3``) -> :class:`ViTAdapter`."""
+    rules = [
+        (r'cls_token', 'cls_token'),
+        (r'pos_embed', 'pos_embed'),
+        (r'patch_embed\.proj\.(weight|bias)', r'patch_embed.projection.\1'),
+        (r'norm\.(weight|bias)', r'ln1.\1'),
+    ] + _vit_block_rules(r'blocks\.(\d+)\.', r'layers.\1.',
+                         lambda m, name: _mmseg_attn_key(int(m.group(1)), name)) + _ADAPTER_RULES
+    result = _apply_rules('vit_adapter', state_dict, rules, _VIT_DROPS)
+    result = _merge_beit_qv_bias(result, _mmseg_attn_key)
+    return _drop_missing_targets(result, target_keys)
+
+
+def _rvsa_layer_kinds(state_dict: Mapping[str, Tensor], target_keys, interval: int) -> Callable[[int], str]:
+    """``kind(i)`` of ViTRVSA layer ``i``: ``'window'`` (RVSA), ``'global'`` (mmseg attention) or
+    ``'global_rel_pos'`` (:class:`GlobalRelPosAttention`, timm names).
+
+    Read from the target model's keys when given (any ``interval``: ViT-L + RVSA has 6), else
+    from the checkpoint (RVSA sampling heads, MTP's ``full_attn_rel_pos``), else ``interval``.
+    """
+    if target_keys is not None:
+        target = set(target_keys)
+
+        def kind(i):
+            if f'layers.{i}.attn.offset_head.weight' in target:
+                return 'window'
+            return 'global_rel_pos' if f'layers.{i}.attn.rel_pos_h' in target else 'global'
+        return kind
+    windowed = {int(m.group(1)) for m in (re.match(r'blocks\.(\d+)\.attn\.sampling_offsets\.', k) for k in state_dict)
+                if m}
+    rel_pos = {int(m.group(1)) for m in (re.match(r'blocks\.(\d+)\.attn\.full_attn_rel_pos_h\Z', k)
+                                         for k in state_dict) if m}
+
+    def kind(i):
+        if i in rel_pos:
+            return 'global_rel_pos'
+        if windowed:
+            return 'window' if i in windowed else 'global'
+        return 'global' if (i + 1) % interval == 0 else 'window'
+    return kind
 
 
 def convert_vit_rvsa(state_dict: Mapping[str, Tensor], target_keys=None, interval: int = 3) -> ConvertedCheckpoint:
     """MAE ViT-B (timm names: the MillionAID ``vit-b-checkpoint-1599.pth``; mmpretrain names:
     a SAMRS-MAE run of ``configs/mae/``) or official RVSA checkpoints -> :class:`ViTRVSA`.
 
-    Layers ``i`` with ``(i + 1) % interval != 0`` use RVSA window attention (``attn.qkv`` /
-    ``attn.proj``), the others mmseg's global attention (``attn.attn.in_proj_*``).
+    Windowed layers (RVSA) use ``attn.qkv`` / ``attn.proj``, global layers mmseg's attention
+    (``attn.attn.in_proj_*``), or, with MTP's relative positions over the whole grid
+    (``full_attn_rel_pos_h/w`` -> ``attn.rel_pos_h/w``), ``attn.qkv`` / ``attn.proj`` again.
+    Which layer is which is read from ``target_keys`` when given, else from the checkpoint,
+    else from ``interval`` (see :func:`_rvsa_layer_kinds`). SAMRS's plain ViT-B keeps its
+    final norm as ``out_norm`` when the target has one (else it is dropped, unused).
     mmpretrain's ``MAEViT`` already names its blocks ``layers.i`` with ``ln1`` / ``ln2`` /
     ``ffn.layers``, as ViTRVSA does: only the attention of the global layers is renamed;
     its final norm ``ln1`` and class token are dropped (the segmentor checkpoint's decoder
     ``neck.*`` never gets here: ``extract_state_dict`` keeps the ``backbone.`` part).
     """
+    kind = _rvsa_layer_kinds(state_dict, target_keys, interval)
+    keep_final_norm = target_keys is not None and 'out_norm.weight' in set(target_keys)
+
     def attn_key(match, name):
         index = int(match.group(1))
-        if (index + 1) % interval == 0:
+        if kind(index) == 'global':
             return _mmseg_attn_key(index, name)
         return f'layers.{index}.attn.{name}'
 
@@ -316,6 +388,7 @@ def convert_vit_rvsa(state_dict: Mapping[str, Tensor], target_keys=None, interva
         (mmpretrain_layer + r'attn\.(qkv|proj)\.(weight|bias)', mmpretrain_attn),
         (mmpretrain_layer + r'ffn\.layers\.(0\.0|1)\.(weight|bias)', r'layers.\1.ffn.layers.\2.\3'),
         (win + r'(rel_pos_h|rel_pos_w)', r'layers.\1.attn.\2'),
+        (win + r'full_attn_rel_pos_(h|w)', r'layers.\1.attn.rel_pos_\2'),
         (win + r'sampling_offsets\.2\.(weight|bias)', r'layers.\1.attn.offset_head.\2'),
         (win + r'sampling_scales\.2\.(weight|bias)', r'layers.\1.attn.scale_head.\2'),
         (win + r'sampling_angles\.2\.(weight|bias)', r'layers.\1.attn.angle_head.\2'),
@@ -326,13 +399,17 @@ def convert_vit_rvsa(state_dict: Mapping[str, Tensor], target_keys=None, interva
     ] + _vit_block_rules(r'blocks\.(\d+)\.', r'layers.\1.', attn_key)
     drops = _VIT_DROPS + [
         (r'cls_token', 'ViT-RVSA has no class token'),
-        (r'(?:norm|ln1)\.(weight|bias)', 'final ViT norm (unused: outputs go through the feature pyramid)'),
         (r'blocks\.\d+\.attn\.relative_position_index', 'buffer rebuilt by the model'),
     ]
+    if keep_final_norm:
+        rules.insert(0, (r'(?:norm|ln1)\.(weight|bias)', r'out_norm.\1'))
+    else:
+        drops.append((r'(?:norm|ln1)\.(weight|bias)',
+                      'final ViT norm (unused: outputs go through the feature pyramid)'))
     result = _apply_rules('vit_rvsa', state_dict, rules, drops)
 
     def merged_key(index, name):
-        return (_mmseg_attn_key(index, name) if (index + 1) % interval == 0 else f'layers.{index}.attn.{name}')
+        return _mmseg_attn_key(index, name) if kind(index) == 'global' else f'layers.{index}.attn.{name}'
 
     result = _merge_beit_qv_bias(result, merged_key)
     return _drop_missing_targets(result, target_keys)
@@ -409,7 +486,6 @@ def convert_beit(state_dict: Mapping[str, Tensor], target_keys=None) -> Converte
 
 # ----------------------------------------------------------------------------- ViTAEv2
 _PCM_NAMES = {'0': 'conv1', '1': 'bn1', '3': 'conv2', '4': 'bn2', '6': 'conv3'}
-_BN_FIELDS = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 
 
 def convert_vitaev2(state_dict: Mapping[str, Tensor], target_keys=None) -> ConvertedCheckpoint:

@@ -11,16 +11,23 @@ width) and a relative position bias table are added to the attention logits.
 As in the paper (and SAMRS), every third layer keeps global attention, the others use RVSA,
 the MAE-style ViT-B has no absolute position embedding and no class token, and a simple
 feature pyramid turns the 1/16 outputs of layers 3, 5, 7, 11 into 1/4, 1/8, 1/16, 1/32 maps.
+
+By its arguments the same class builds the other plain ViTs of the SAMRS / MTP releases:
+MTP's ViT-B / ViT-L + RVSA (absolute position embedding, decomposed relative positions over
+the whole token grid in the global layers: ``global_rel_pos``) and SAMRS's plain ViT-B
+(``interval=1``: every layer global; ``final_norm`` and ``out_indices=(11, 11, 11, 11)``:
+the pyramid is made from the normalised last layer).
 """
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmseg.models.necks import Feature2Pyramid
@@ -32,20 +39,35 @@ from .pretrained import load_pretrained_weights
 from .vit_adapter import LayerScaleTransformerEncoderLayer
 
 
-def _decomposed_rel_pos(q: torch.Tensor, rel_h: torch.Tensor, rel_w: torch.Tensor, window: int) -> torch.Tensor:
-    """Relative-position logits ``q . R_h[dy] + q . R_w[dx]`` for all query/key pairs of a window.
+def _decomposed_rel_pos(q: torch.Tensor, rel_h: torch.Tensor, rel_w: torch.Tensor,
+                        size: Union[int, Tuple[int, int]]) -> torch.Tensor:
+    """Relative-position logits ``q . R_h[dy] + q . R_w[dx]`` for all query/key pairs of a grid.
 
-    ``q``: ``(B, heads, window**2, d)``; ``rel_h``/``rel_w``: ``(2 * window - 1, d)``.
-    Returns ``(B, heads, window**2, window**2)``.
+    ``q``: ``(B, heads, h * w, d)``; ``rel_h``: ``(2 * h - 1, d)``; ``rel_w``: ``(2 * w - 1, d)``;
+    ``size``: ``(h, w)`` (one int: a square window). Returns ``(B, heads, h * w, h * w)``.
     """
+    h, w = (size, size) if isinstance(size, int) else size
     b, heads, _, d = q.shape
-    idx = torch.arange(window, device=q.device)
-    dist = idx[:, None] - idx[None, :] + window - 1  # (query row, key row) -> table index
-    q = q.reshape(b, heads, window, window, d)
-    logits_h = torch.einsum('bnyxd,ykd->bnyxk', q, rel_h[dist])  # key row k
-    logits_w = torch.einsum('bnyxd,xkd->bnyxk', q, rel_w[dist])  # key column k
+    rows, cols = torch.arange(h, device=q.device), torch.arange(w, device=q.device)
+    dist_h = rows[:, None] - rows[None, :] + h - 1  # (query row, key row) -> table index
+    dist_w = cols[:, None] - cols[None, :] + w - 1
+    q = q.reshape(b, heads, h, w, d)
+    logits_h = torch.einsum('bnyxd,ykd->bnyxk', q, rel_h[dist_h])  # key row k
+    logits_w = torch.einsum('bnyxd,xkd->bnyxk', q, rel_w[dist_w])  # key column k
     logits = logits_h[..., :, None] + logits_w[..., None, :]  # (b, n, qy, qx, ky, kx)
-    return logits.reshape(b, heads, window * window, window * window)
+    return logits.reshape(b, heads, h * w, h * w)
+
+
+def resize_rel_pos(table: torch.Tensor, length: int) -> torch.Tensor:
+    """A ``(2 * n - 1, d)`` relative-position table resampled to ``length`` distances (bicubic).
+
+    Used when the token grid differs from the one the table was trained for (the authors'
+    position embeddings are resized the same way).
+    """
+    if table.shape[0] == length:
+        return table
+    resized = F.interpolate(table[None, None], size=(length, table.shape[1]), mode='bicubic', align_corners=False)
+    return resized[0, 0]
 
 
 class RotatedVariedSizeWindowAttention(BaseModule):
@@ -168,21 +190,69 @@ class RotatedVariedSizeWindowAttention(BaseModule):
         return self.proj_drop(self.proj(out))
 
 
-class RVSATransformerEncoderLayer(LayerScaleTransformerEncoderLayer):
-    """ViT layer whose attention is :class:`RotatedVariedSizeWindowAttention`."""
+class GlobalRelPosAttention(BaseModule):
+    """Global multi-head attention with decomposed relative positions over the token grid.
 
-    def __init__(self, embed_dims: int, num_heads: int, feedforward_channels: int, window_size: int = 7,
+    MTP's RVSA backbones use it in their global layers: the logits get ``q . R_h[dy] +
+    q . R_w[dx]`` with the *scaled* query (as in the released code), tables of
+    ``2 * grid - 1`` distances per axis, resampled (:func:`resize_rel_pos`) when the input
+    grid differs from ``grid_size``.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, grid_size: Tuple[int, int], qkv_bias: bool = True,
+                 attn_drop: float = 0., proj_drop: float = 0.):
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'{embed_dims} channels cannot be split into {num_heads} heads')
+        self.num_heads = num_heads
+        head_dims = embed_dims // num_heads
+        self.scale = head_dims**-0.5
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.rel_pos_h = nn.Parameter(torch.zeros(2 * grid_size[0] - 1, head_dims))
+        self.rel_pos_w = nn.Parameter(torch.zeros(2 * grid_size[1] - 1, head_dims))
+
+    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """``(B, H * W, C)`` -> ``(B, H * W, C)``."""
+        b, n, c = x.shape
+        h, w = hw_shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q = q * self.scale
+        attn = q @ k.transpose(-2, -1)
+        attn = attn + _decomposed_rel_pos(q, resize_rel_pos(self.rel_pos_h, 2 * h - 1),
+                                          resize_rel_pos(self.rel_pos_w, 2 * w - 1), (h, w))
+        out = (self.attn_drop(attn.softmax(-1)) @ v).transpose(1, 2).reshape(b, n, c)
+        return self.proj_drop(self.proj(out))
+
+
+class GridTransformerEncoderLayer(LayerScaleTransformerEncoderLayer):
+    """ViT layer whose attention needs the token grid's shape.
+
+    ``attention``: ``dict(type='rvsa', window_size=7)`` for
+    :class:`RotatedVariedSizeWindowAttention`, ``dict(type='global_rel_pos', grid_size=(h, w))``
+    for :class:`GlobalRelPosAttention`.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, feedforward_channels: int, attention: dict,
                  drop_path_rate: float = 0., **kwargs):
-        self._window_size = window_size  # read by build_attn during the parent's __init__
+        if attention.get('type') not in ('rvsa', 'global_rel_pos'):
+            raise ValueError(f"attention type must be 'rvsa' or 'global_rel_pos', got {attention.get('type')!r}")
+        self._attention = dict(attention)  # read by build_attn during the parent's __init__
         self._drop_path_rate = drop_path_rate
         super().__init__(embed_dims, num_heads, feedforward_channels, drop_path_rate=drop_path_rate, **kwargs)
 
     def build_attn(self, attn_cfg: dict) -> None:
-        """Build RVSA instead of mmcv's MultiheadAttention (same qkv / dropout settings)."""
+        """Build the grid attention instead of mmcv's MultiheadAttention (same qkv / dropout settings)."""
         from mmcv.cnn.bricks import DropPath
-        self.attn = RotatedVariedSizeWindowAttention(attn_cfg['embed_dims'], attn_cfg['num_heads'], self._window_size,
-                                                     qkv_bias=attn_cfg['bias'], attn_drop=attn_cfg['attn_drop'],
-                                                     proj_drop=attn_cfg['proj_drop'])
+        common = dict(qkv_bias=attn_cfg['bias'], attn_drop=attn_cfg['attn_drop'], proj_drop=attn_cfg['proj_drop'])
+        if self._attention['type'] == 'rvsa':
+            self.attn = RotatedVariedSizeWindowAttention(attn_cfg['embed_dims'], attn_cfg['num_heads'],
+                                                         self._attention.get('window_size', 7), **common)
+        else:
+            self.attn = GlobalRelPosAttention(attn_cfg['embed_dims'], attn_cfg['num_heads'],
+                                              tuple(self._attention['grid_size']), **common)
         self.attn_drop_path = DropPath(self._drop_path_rate) if self._drop_path_rate > 0 else nn.Identity()
 
     def _inner_forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
@@ -212,12 +282,24 @@ class ViTRVSA(BaseModule):
     feature pyramid (7,081,728). The released module (``ViT_Win_RVSA_V3_WSZ7``) holds 1,536
     more: a final LayerNorm its forward never uses, not created here.
 
+    The released variants by arguments (``configs/released/``): MTP's ViT-B + RVSA
+    (``use_abs_pos_embed=True, global_rel_pos=True``), MTP's ViT-L + RVSA (also
+    ``embed_dims=1024, num_layers=24, num_heads=16, interval=6, out_indices=(7, 11, 15, 23)``),
+    SAMRS's plain ViT-B (``interval=1, use_abs_pos_embed=True, final_norm=True,
+    out_indices=(11, 11, 11, 11)``).
+
     Args:
         img_size: pre-training image size (only used with ``use_abs_pos_embed``).
         patch_size, in_channels, embed_dims, num_layers, num_heads, mlp_ratio, qkv_bias: the ViT.
         window_size: RVSA query window.
-        interval: layers ``i`` with ``(i + 1) % interval == 0`` use global attention.
-        use_abs_pos_embed: add a learned absolute position embedding (off in RVSA / SAMRS).
+        interval: layers ``i`` with ``(i + 1) % interval == 0`` use global attention (1: all).
+        use_abs_pos_embed: add a learned absolute position embedding (off in RVSA / SAMRS; on in
+            MTP and SAMRS's plain ViT-B), ``(1, (img_size / patch_size) ** 2, C)``, no class slot,
+            resized bicubically for other input sizes.
+        global_rel_pos: global layers add decomposed relative positions over the token grid
+            (:class:`GlobalRelPosAttention`, tables for ``img_size``), as MTP's backbones do.
+        final_norm: a LayerNorm (``out_norm``) on the last layer's output before the pyramid
+            (SAMRS's plain ViT-B); layers listed in ``out_indices`` may repeat.
         layer_scale: layer-scale initial value (``None``: no layer scale, as MAE ViT-B).
         drop_rate, attn_drop_rate, drop_path_rate: regularisation.
         out_indices: the four ViT layers feeding the pyramid (1/4, 1/8, 1/16, 1/32).
@@ -240,6 +322,8 @@ class ViTRVSA(BaseModule):
                  window_size: int = 7,
                  interval: int = 3,
                  use_abs_pos_embed: bool = False,
+                 global_rel_pos: bool = False,
+                 final_norm: bool = False,
                  layer_scale: Optional[float] = None,
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
@@ -256,20 +340,26 @@ class ViTRVSA(BaseModule):
         self.out_indices = tuple(out_indices)
         self.patch_size = patch_size
         self.patch_embed = PatchEmbed(in_channels, embed_dims, kernel_size=patch_size, stride=patch_size, bias=True)
-        grid = (img_size // patch_size) ** 2
-        self.pos_embed = nn.Parameter(torch.zeros(1, grid, embed_dims)) if use_abs_pos_embed else None
+        grid_size = (img_size // patch_size, img_size // patch_size)
+        self.pos_embed = (nn.Parameter(torch.zeros(1, grid_size[0] * grid_size[1], embed_dims))
+                          if use_abs_pos_embed else None)
         self.drop_after_pos = nn.Dropout(drop_rate)
         rates = torch.linspace(0, drop_path_rate, num_layers).tolist()
         self.layers = ModuleList()
         for i in range(num_layers):
             common = dict(drop_path_rate=rates[i], layer_scale=layer_scale, drop_rate=drop_rate,
                           attn_drop_rate=attn_drop_rate, qkv_bias=qkv_bias, norm_cfg=norm_cfg, with_cp=with_cp)
-            if self.is_global_layer(i):
-                layer = LayerScaleTransformerEncoderLayer(embed_dims, num_heads, int(mlp_ratio * embed_dims), **common)
+            if not self.is_global_layer(i):
+                layer = GridTransformerEncoderLayer(embed_dims, num_heads, int(mlp_ratio * embed_dims),
+                                                    attention=dict(type='rvsa', window_size=window_size), **common)
+            elif global_rel_pos:
+                layer = GridTransformerEncoderLayer(embed_dims, num_heads, int(mlp_ratio * embed_dims),
+                                                    attention=dict(type='global_rel_pos', grid_size=grid_size),
+                                                    **common)
             else:
-                layer = RVSATransformerEncoderLayer(embed_dims, num_heads, int(mlp_ratio * embed_dims),
-                                                    window_size=window_size, **common)
+                layer = LayerScaleTransformerEncoderLayer(embed_dims, num_heads, int(mlp_ratio * embed_dims), **common)
             self.layers.append(layer)
+        self.out_norm = build_norm_layer(norm_cfg, embed_dims)[1] if final_norm else None
         self.pyramid = Feature2Pyramid(embed_dims, rescales=[4, 2, 1, 0.5],
                                        norm_cfg=dict(type=ChannelsFirstLayerNorm, eps=1e-6))
         self.out_channels = [embed_dims] * 4
@@ -290,7 +380,13 @@ class ViTRVSA(BaseModule):
             load_pretrained_weights(self, self.init_cfg['checkpoint'], official_format='vit_rvsa')
 
     def adapt_pretrained_state_dict(self, state_dict: dict) -> dict:
-        """Fit a checkpoint's position embedding (class slot dropped, grid resized) to this model."""
+        """Fit a checkpoint's position embedding (class slot dropped, grid resized) and the global
+        layers' relative-position tables (resampled) to this model's input size."""
+        own = dict(self.named_parameters())
+        for key, value in list(state_dict.items()):
+            if key.endswith(('.attn.rel_pos_h', '.attn.rel_pos_w')) and key in own and value.dim() == 2 \
+                    and value.shape[1] == own[key].shape[1]:
+                state_dict[key] = resize_rel_pos(value, own[key].shape[0])
         pos = state_dict.get('pos_embed')
         if pos is None or self.pos_embed is None or pos.shape == self.pos_embed.shape:
             return state_dict
@@ -327,7 +423,9 @@ class ViTRVSA(BaseModule):
         x = self.drop_after_pos(x)
         feats = []
         for i, layer in enumerate(self.layers):
-            x = layer(x) if self.is_global_layer(i) else layer(x, hw_shape)
+            x = layer(x, hw_shape) if isinstance(layer, GridTransformerEncoderLayer) else layer(x)
             if i in self.out_indices:
-                feats.append(x.transpose(1, 2).reshape(x.shape[0], -1, *hw_shape).contiguous())
+                out = self.out_norm(x) if self.out_norm is not None and i == self.num_layers - 1 else x
+                out = out.transpose(1, 2).reshape(x.shape[0], -1, *hw_shape).contiguous()
+                feats += [out] * self.out_indices.count(i)
         return tuple(self.pyramid(feats))

@@ -1,11 +1,12 @@
 """One shared decoder, one classifier per subset: the SEP head of the SAMRS paper (Sec. 4.1).
 
 ``MultiHeadDecodeHead`` wraps any mmseg decode head config (UPerHead, FCNHead, the
-paper's UNet head, ...) as the shared decoder and owns one final 1x1 classifier per
-SAMRS subset. The wrapped head's own ``conv_seg`` is replaced by a routing
-classifier that sends every sample through its subset's classifier, so whatever the
-wrapped head does after its classifier (e.g. the UNet head's upsampling and ReLU) still
-happens, and the whole mixed batch goes through backbone and decoder once.
+paper's UNet head, ...) as the shared decoder and owns one final classifier per SAMRS
+subset (1x1, or the kernel of the wrapped head's ``conv_seg``). The wrapped head's own
+``conv_seg`` is replaced by a routing classifier that sends every sample through its
+subset's classifier, so whatever the wrapped head does after its classifier (e.g. the UNet
+head's upsampling and ReLU) still happens, and the whole mixed batch goes through backbone
+and decoder once.
 
 Logits of samples from subsets with fewer classes are padded to the largest class count
 with ``PAD_LOGIT`` (a large negative number; finite, so resizing never makes NaNs), which
@@ -87,8 +88,11 @@ class MultiHeadDecodeHead(BaseModule):
         decoder.pop('out_channels', None)
         self.shared_decoder = MODELS.build(decoder)
         channels = self._classifier_in_channels(self.shared_decoder)
+        # the wrapped head's classifier shape (1x1; the released UNet's is 3x3)
+        kernel, padding = self.shared_decoder.conv_seg.kernel_size, self.shared_decoder.conv_seg.padding
         self.subset_heads = nn.ModuleDict({
-            name: nn.Conv2d(channels, count, kernel_size=1) for name, count in self.class_counts.items()
+            name: nn.Conv2d(channels, count, kernel_size=kernel, padding=padding)
+            for name, count in self.class_counts.items()
         })
         for head in self.subset_heads.values():
             nn.init.normal_(head.weight, mean=0.0, std=0.01)

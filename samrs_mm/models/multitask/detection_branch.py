@@ -11,7 +11,9 @@ two changes:
   class scores (``fc_cls``), box regression where it is class-specific (``fc_reg``) and mask
   logits (``conv_logits``), each a :class:`~samrs_mm.models.subset_routing.SubsetRoutedClassifier`
   owning one layer per subset. Everything else (FPN, RPN, the box and mask head bodies,
-  class-agnostic regression) is shared by the subsets.
+  class-agnostic regression) is shared by the subsets; ``per_subset_regression=True`` in the
+  branch config gives class-agnostic regression one layer per subset too (MTP's released
+  Oriented R-CNN has one 5-output ``fc_reg`` per set).
 
 Checkpoint keys are the stock detector's under the branch name (``instance.neck.*``,
 ``instance.rpn_head.*``, ``instance.roi_head.*``), the per-subset layers at
@@ -51,12 +53,14 @@ def _subset_layers(build, class_counts: Dict[str, int]) -> nn.ModuleDict:
     return nn.ModuleDict({name: build(count) for name, count in class_counts.items()})
 
 
-def install_subset_layers(roi_head: nn.Module, class_counts: Dict[str, int]) -> List[SubsetRoutedClassifier]:
+def install_subset_layers(roi_head: nn.Module, class_counts: Dict[str, int],
+                          per_subset_regression: bool = False) -> List[SubsetRoutedClassifier]:
     """Replace the class-dependent last layers of an mmdet RoI head by per-subset layers.
 
     The heads must have been built for ``max(class_counts)`` classes (background index =
     that number for every subset: each subset's scores are padded between its classes and
-    its background score). Returns the routers, whose ``route`` selects the subset.
+    its background score). ``per_subset_regression``: a class-agnostic ``fc_reg`` becomes
+    per-subset too (same width for all). Returns the routers, whose ``route`` selects the subset.
     """
     routers = []
     bbox_head = getattr(roi_head, 'bbox_head', None)
@@ -72,13 +76,14 @@ def install_subset_layers(roi_head: nn.Module, class_counts: Dict[str, int]) -> 
                                                                  out_features=n + 1)), class_counts)
         bbox_head.fc_cls = SubsetRoutedClassifier(heads, class_counts, channel_dim=1, trailing=1, own_heads=True)
         routers.append(bbox_head.fc_cls)
-    if bbox_head.with_reg and not bbox_head.reg_class_agnostic:
+    if bbox_head.with_reg and (per_subset_regression or not bbox_head.reg_class_agnostic):
         in_features, box_dim = bbox_head.fc_reg.in_features, bbox_head.bbox_coder.encode_size
-        heads = _subset_layers(lambda n: MMDET_MODELS.build(dict(bbox_head.reg_predictor_cfg, in_features=in_features,
-                                                                 out_features=n * box_dim)), class_counts)
+        per_class = not bbox_head.reg_class_agnostic
+        widths = {name: (count if per_class else 1) * box_dim for name, count in class_counts.items()}
+        heads = nn.ModuleDict({name: MMDET_MODELS.build(dict(bbox_head.reg_predictor_cfg, in_features=in_features,
+                                                             out_features=width)) for name, width in widths.items()})
         # Deltas of classes a subset lacks are 0: decoded, they are the proposal itself.
-        bbox_head.fc_reg = SubsetRoutedClassifier(heads, {k: v * box_dim for k, v in class_counts.items()},
-                                                  channel_dim=1, pad_value=0.0, own_heads=True)
+        bbox_head.fc_reg = SubsetRoutedClassifier(heads, widths, channel_dim=1, pad_value=0.0, own_heads=True)
         routers.append(bbox_head.fc_reg)
     mask_head = getattr(roi_head, 'mask_head', None) if getattr(roi_head, 'with_mask', False) else None
     if mask_head is not None and not getattr(mask_head, 'class_agnostic', True):
@@ -103,9 +108,11 @@ def build_detection_branch(cfg: dict, task: str, class_counts: Dict[str, int]) -
 
     ``cfg`` is the detector's model config without ``backbone`` (and without
     ``data_preprocessor``: the multi-task model has one), written in the scope of the task's
-    package (``BRANCH_SCOPES``). Class counts of the RoI heads are set from ``class_counts``.
+    package (``BRANCH_SCOPES``), plus optionally ``per_subset_regression`` (see
+    :func:`install_subset_layers`). Class counts of the RoI heads are set from ``class_counts``.
     """
     cfg = copy.deepcopy(dict(cfg))
+    per_subset_regression = bool(cfg.pop('per_subset_regression', False))
     for key in ('backbone', 'data_preprocessor'):
         if cfg.get(key) is not None:
             raise ValueError(f'model.{task}.{key}: a task branch takes the shared backbone\'s features and '
@@ -127,7 +134,7 @@ def build_detection_branch(cfg: dict, task: str, class_counts: Dict[str, int]) -
         register_all_modules(init_default_scope=False)
     with DefaultScope.overwrite_default_scope(BRANCH_SCOPES[task]):
         detector = MODELS.build(cfg)
-        routers = install_subset_layers(detector.roi_head, class_counts)
+        routers = install_subset_layers(detector.roi_head, class_counts, per_subset_regression)
     # A plain list: the routers are already registered where they replaced the stock layers.
     object.__setattr__(detector, 'subset_routers', routers)
     return detector
