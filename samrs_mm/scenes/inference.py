@@ -252,8 +252,7 @@ class SceneInference(SceneRun):
                     yield UnitOutcome(k, 'resumed')
             for run in _runs(todo_strips):
                 yield from self._slide_block(run)
-            for index in windows:
-                yield self._detect_window(index)
+            yield from self._detect_windows(windows)
         finally:
             if self._bar is not None:
                 self._bar.close()
@@ -322,34 +321,46 @@ class SceneInference(SceneRun):
         self._tick(len(windows))
         return [logits.get(i) for i in range(len(windows))]
 
-    def _detect_window(self, index: int) -> UnitOutcome:
-        """One detector window: its detections shifted into the scene, kept in its record."""
+    def _detect_windows(self, indices: List[int]) -> Iterator[UnitOutcome]:
+        """Detector windows, ``scene.batch_size`` at a time through the model; each window's detections
+        shifted into the scene and kept in its record (resumed and nodata windows skip the model)."""
         import time
-        unit = self.num_strips + index
-        match = self._window_match(index)
-        record = self.current_record(self.detection_record(index), match)
-        if record is not None:
-            self._tick(1)
-            return UnitOutcome(unit, 'nodata' if record.get('status') == 'nodata' else 'resumed')
-        window = self.det_windows[index]
-        try:
-            rgb, _ = self._read(window)
-        except WindowReadError as exc:
-            self._tick(1)
-            return UnitOutcome(unit, 'failed', str(exc))
-        if rgb is None:
-            self.write_json(self.detection_record(index), dict(match, status='nodata', tasks={}))
-            self._tick(1)
-            return UnitOutcome(unit, 'nodata')
-        began = time.perf_counter()
-        found = self.model.detect([rgb])[0]
-        self.model_seconds += time.perf_counter() - began
-        tasks = {task: _shift(found[task], window) for task in self.detection_tasks}
-        count = sum(len(t['scores']) for t in tasks.values())
-        self.write_json(self.detection_record(index), dict(match, status='done', tasks=tasks))
-        self.detections_now += count
-        self._tick(1)
-        return UnitOutcome(unit, 'done', objects=count)
+        pending: List[Tuple[int, np.ndarray]] = []
+        for position, index in enumerate(indices):
+            unit = self.num_strips + index
+            match = self._window_match(index)
+            record = self.current_record(self.detection_record(index), match)
+            if record is not None:
+                self._tick(1)
+                yield UnitOutcome(unit, 'nodata' if record.get('status') == 'nodata' else 'resumed')
+            else:
+                try:
+                    rgb, _ = self._read(self.det_windows[index])
+                except WindowReadError as exc:
+                    rgb = None
+                    self._tick(1)
+                    yield UnitOutcome(unit, 'failed', str(exc))
+                else:
+                    if rgb is None:
+                        self.write_json(self.detection_record(index), dict(match, status='nodata', tasks={}))
+                        self._tick(1)
+                        yield UnitOutcome(unit, 'nodata')
+                    else:
+                        pending.append((index, rgb))
+            if pending and (len(pending) == self.scene['batch_size'] or position == len(indices) - 1):
+                began = time.perf_counter()
+                results = self.model.detect([rgb for _, rgb in pending])
+                self.model_seconds += time.perf_counter() - began
+                for (index, _), found in zip(pending, results):
+                    window = self.det_windows[index]
+                    tasks = {task: _shift(found[task], window) for task in self.detection_tasks}
+                    count = sum(len(t['scores']) for t in tasks.values())
+                    self.write_json(self.detection_record(index), dict(self._window_match(index), status='done',
+                                                                       tasks=tasks))
+                    self.detections_now += count
+                    self._tick(1)
+                    yield UnitOutcome(self.num_strips + index, 'done', objects=count)
+                pending = []
 
     # ---- outputs ------------------------------------------------------------------------------
     def finalise(self, outcomes: List[UnitOutcome]) -> Dict[str, Any]:

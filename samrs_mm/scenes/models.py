@@ -131,11 +131,23 @@ class SceneModel:
             return [str(c) for c in meta_classes]
         for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
             dataset = (self.cfg.get(loader) or {}).get('dataset') or {}
-            classes = (dataset.get('metainfo') or {}).get('classes')
+            classes = (dataset.get('metainfo') or {}).get('classes') or self._registered_classes(dataset.get('type'))
             if classes:
                 return [str(c) for c in classes]
         count = self.num_classes(task)
         return [f'class_{i}' for i in range(count)]
+
+    def _registered_classes(self, dataset_type) -> Optional[Sequence[str]]:
+        """The ``METAINFO`` classes of a dataset class named in the config, if it has them."""
+        if not isinstance(dataset_type, str):
+            return None
+        from mmengine.registry import DATASETS
+        try:
+            with DATASETS.switch_scope_and_registry(self.scope) as registry:
+                cls = registry.get(dataset_type)
+        except Exception:  # noqa: BLE001 - a dataset that cannot be found just gives no names
+            return None
+        return (getattr(cls, 'METAINFO', None) or {}).get('classes')
 
     def num_classes(self, task: str) -> int:
         """Output classes of ``task``."""

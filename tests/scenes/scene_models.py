@@ -79,4 +79,28 @@ def build_and_save(config_path, checkpoint_path, seed=0, perturb_bn=True):
     return model.eval()
 
 
-__all__ = ['segmentor_config', 'sep_config', 'build_and_save', 'osp']
+
+
+
+SMALL_DETECTOR = """
+model = dict(
+    backbone=dict(depth=18, init_cfg=None, stem_channels=16, base_channels=16),
+    neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
+    rpn_head=dict(in_channels=32, feat_channels=32),
+    roi_head=dict(bbox_roi_extractor=dict(out_channels=32), bbox_head=dict(in_channels=32, fc_out_channels=64)
+                  {mask}),
+    test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=40), rcnn=dict(max_per_img=15, score_thr=0.01)))
+"""
+MASK_PARTS = (", mask_roi_extractor=dict(out_channels=32), "
+              "mask_head=dict(in_channels=32, conv_out_channels=32)")
+
+
+def detector_config(path, repo_root, kind='instance'):
+    """A tiny Mask R-CNN (``kind='instance'``) or Oriented R-CNN (``'rotated'``) on the SOTA configs."""
+    base = {'instance': 'configs/instance/mask-rcnn_r50_fpn_1x_sota.py',
+            'rotated': 'configs/rotated/oriented-rcnn-le90_r50_fpn_1x_sota.py'}[kind]
+    text = f"_base_ = [{osp.join(repo_root, base)!r}]\n" + SMALL_DETECTOR.format(
+        mask=MASK_PARTS if kind == 'instance' else '')
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
