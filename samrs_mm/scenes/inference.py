@@ -490,8 +490,9 @@ def _shift(found: dict, window: PixelWindow) -> dict:
     if boxes.shape[1] == 4:
         boxes[:, 2] += window.x
         boxes[:, 3] += window.y
-    out = dict(boxes=np.round(boxes, 4).tolist(), scores=[round(float(s), 6) for s in found['scores']],
-               labels=[int(v) for v in found['labels']])
+    # Exact values (the float32 box plus an integer offset is exact in float64 and rounds back to
+    # the float32 sum), so the merge sees what mmdet's / mmrotate's in-memory merges see.
+    out = dict(boxes=boxes.tolist(), scores=[float(s) for s in found['scores']], labels=[int(v) for v in found['labels']])
     if 'masks' in found:
         masks = []
         for mask in found['masks']:

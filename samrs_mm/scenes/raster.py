@@ -66,12 +66,12 @@ def gdal_env(cache_mb: int = GDAL_CACHE_MB):
 def _percentile_positions(n: int, q: float) -> Tuple[int, int, float]:
     """numpy's 'linear' percentile of ``n`` sorted values: the two order statistics and the weight.
 
-    The same float operations as ``numpy.percentile`` (numpy 2.2: ``_compute_virtual_index``
-    with alpha = beta = 1, ``_get_indexes``), so a percentile computed from a histogram equals
-    numpy's on the whole array.
+    The same float operations as ``numpy.percentile`` (numpy 2.2: the 'linear' virtual index
+    ``(n - 1) * q``, ``_get_indexes``, ``_get_gamma``), so a percentile computed from a histogram
+    equals numpy's on the whole array.
     """
     quantile = np.true_divide(q, 100)
-    virtual = n * quantile + (1 + quantile * (1 - 1 - 1)) - 1
+    virtual = (n - 1) * quantile
     if virtual >= n - 1:
         return n - 1, n - 1, 0.0
     if virtual < 0:
