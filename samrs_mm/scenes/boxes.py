@@ -168,6 +168,12 @@ def _load_frame(path: str, layer: Optional[str]):
         raise SceneInputError(f'{path}: cannot read the boxes ({text})') from None
 
 
+def _crs_name(crs) -> str:
+    """``EPSG:4326`` where the CRS has an authority code, else its name (never a multi-line WKT)."""
+    authority = crs.to_authority()
+    return ':'.join(authority) if authority else crs.name
+
+
 def _to_raster_crs(frame, path: str, raster: SceneRaster, result: SceneBoxes):
     """``frame`` in the raster's CRS, or a :class:`SceneInputError` when it cannot be."""
     if frame.crs is None:
@@ -175,9 +181,9 @@ def _to_raster_crs(frame, path: str, raster: SceneRaster, result: SceneBoxes):
             result.warnings.append(f'{path} has no CRS: its coordinates are taken to be in the raster\'s CRS '
                                    f'({raster.crs.to_string()})')
         return frame
-    result.crs = frame.crs.to_string()
+    source = result.crs = _crs_name(frame.crs)
     if not raster.georeferenced:
-        raise SceneInputError(f'{path}: the boxes are in {frame.crs.to_string()} but the raster {raster.path} has no '
+        raise SceneInputError(f'{path}: the boxes are in {source} but the raster {raster.path} has no '
                               'CRS, so they cannot be placed on it; give boxes in pixel coordinates (a vector file '
                               'without CRS, or a DOTA .txt file)')
     from pyproj import CRS
@@ -185,12 +191,12 @@ def _to_raster_crs(frame, path: str, raster: SceneRaster, result: SceneBoxes):
     try:
         moved = frame.to_crs(target)
     except Exception as exc:  # noqa: BLE001 - pyproj's errors vary by cause
-        raise SceneInputError(f'{path}: cannot transform the boxes from {frame.crs.to_string()} to the raster\'s CRS '
-                              f'{raster.crs.to_string()} ({str(exc).splitlines()[0]})') from None
+        raise SceneInputError(f'{path}: cannot transform the boxes from {source} to the raster\'s CRS '
+                              f'{raster.crs.to_string()} ({" ".join(str(exc).split())})') from None
     bounds = moved.geometry.bounds.to_numpy()
     present = ~moved.geometry.isna().to_numpy() & ~moved.geometry.is_empty.to_numpy()
     if present.any() and not np.all(np.isfinite(bounds[present])):
-        raise SceneInputError(f'{path}: cannot transform the boxes from {frame.crs.to_string()} to the raster\'s CRS '
+        raise SceneInputError(f'{path}: cannot transform the boxes from {source} to the raster\'s CRS '
                               f'{raster.crs.to_string()} (the transformation gives infinite coordinates)')
     return moved
 
