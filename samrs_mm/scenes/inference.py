@@ -492,7 +492,8 @@ def _shift(found: dict, window: PixelWindow) -> dict:
         boxes[:, 3] += window.y
     # Exact values (the float32 box plus an integer offset is exact in float64 and rounds back to
     # the float32 sum), so the merge sees what mmdet's / mmrotate's in-memory merges see.
-    out = dict(boxes=boxes.tolist(), scores=[float(s) for s in found['scores']], labels=[int(v) for v in found['labels']])
+    out = dict(boxes=boxes.tolist(), scores=[float(s) for s in found['scores']],
+               labels=[int(v) for v in found['labels']])
     if 'masks' in found:
         masks = []
         for mask in found['masks']:

@@ -1,7 +1,8 @@
 """``quicklook.png``: the whole scene at most ``max_side`` pixels wide, classes tinted, objects outlined.
 
-The scene is read once at the quicklook's size (GDAL resamples while reading, so memory is
-the picture's), the label raster through its overviews; nothing scene-sized is held.
+The scene is read once at the quicklook's size, band by band (GDAL resamples while reading, so
+memory is the picture's; a band with an unreadable block stays black), the label raster through
+its overviews; nothing scene-sized is held.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Callable, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .raster import PixelWindow, SceneRaster
+from .raster import PixelWindow, SceneRaster, WindowReadError
 
 __all__ = ['quicklook_size', 'render_quicklook']
 
@@ -30,7 +31,22 @@ def render_quicklook(raster: SceneRaster, write_bytes: Callable[[bytes], None], 
     """
     import cv2
     width, height, scale = quicklook_size(raster.width, raster.height, max_side)
-    raw = raster.read(PixelWindow(0, 0, raster.width, raster.height), out_shape=(height, width))
+    raw = None
+    for q0 in range(0, height, 64):  # bands of the picture: an unreadable block leaves its band black
+        q1 = min(q0 + 64, height)
+        r0 = min(int(round(q0 / scale)), raster.height - 1)
+        r1 = raster.height if q1 == height else max(int(round(q1 / scale)), r0 + 1)
+        try:
+            part = raster.read(PixelWindow(0, r0, raster.width, r1 - r0), out_shape=(q1 - q0, width))
+        except WindowReadError:
+            continue
+        if raw is None:
+            raw = np.zeros((height, width, part.shape[2]), dtype=part.dtype)
+            if raster.nodata is not None:
+                raw[...] = raster.nodata
+        raw[q0:q1] = part
+    if raw is None:
+        raw = np.zeros((height, width, 1), dtype=np.uint8)
     picture = raster.rgb(raw).astype(np.float32)
     table = np.zeros((256, 3), dtype=np.float32)
     if len(palette):

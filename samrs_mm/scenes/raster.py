@@ -174,7 +174,8 @@ class SceneRaster:
         try:
             data = self.dataset.read(self.band_indexes, window=Window(*window), **kwargs)
         except RasterioError as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            cause = exc.__cause__ or exc  # rasterio's own message points at GDAL's error, its cause
+            detail = ' '.join(str(cause).split()) or type(cause).__name__
             raise WindowReadError(f'{self.path}: cannot read window {window.describe()} ({detail})') from None
         return np.moveaxis(data, 0, -1)
 

@@ -266,7 +266,8 @@ class SceneRun:
         summary.update(complete=False, stopped=stop, units=self.num_units(), reached=len(everything),
                        not_reached=self.num_units() - len(everything), failed=len(failures), failures=failures,
                        rerun='rerun the same command: finished units are kept and skipped',
-                       exit_status=stop['exit_status'], **self._counts(everything))
+                       exit_status=stop['exit_status'],
+                       **{k: v for k, v in self._counts(everything).items() if k != 'failed'})
         path = self.path('summary.json')
         try:
             self.write_json(path, summary, indent=2)
