@@ -451,7 +451,7 @@ class SceneInference(SceneRun):
                     geometry = box_polygon(boxes_np[i], transform)
                     outlines.append((label, _box_corners(boxes_np[i])))
                 writer.add({'det_id': det_id, 'class': classes[label] if label < len(classes) else str(label),
-                            'class_index': label, 'score': round(float(scores_np[i]), 6), 'window': index}, geometry)
+                            'class_index': label, 'score': float(scores_np[i]), 'window': index}, geometry)
                 per_class[classes[label] if label < len(classes) else str(label)] += 1
             writer.finish()
         except BaseException:

@@ -19,6 +19,7 @@ Models with one head per SAMRS subset (SEP's ``MultiHeadDecodeHead``, MTP) need 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -67,7 +68,10 @@ class SceneModel:
         if model_cfg.get('pretrained') is not None:
             model_cfg.pretrained = None  # the checkpoint has every weight
         try:
-            model = registry.build(model_cfg)
+            with warnings.catch_warnings():
+                # mmseg's loss builders warn about their own deprecations on every build
+                warnings.simplefilter('ignore', UserWarning)
+                model = registry.build(model_cfg)
         except Exception as exc:  # noqa: BLE001 - a config that cannot build is a usage error here
             raise SceneInputError(f'cannot build the model of the config ({type(exc).__name__}: '
                                   f'{str(exc).splitlines()[0] if str(exc) else ""})') from None
@@ -107,7 +111,8 @@ class SceneModel:
                                   f'(valid: {", ".join(names)})')
         if subset not in names:
             raise SceneInputError(f'--subset: got {subset!r}; valid: {", ".join(names)}')
-        self.model.test_cfg = dict(self.model.test_cfg or {}, subset=subset)
+        from mmengine.config import ConfigDict
+        self.model.test_cfg = ConfigDict(dict(self.model.test_cfg or {}, subset=subset))
         return subset
 
     def _tasks(self) -> List[str]:
