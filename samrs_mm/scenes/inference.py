@@ -268,10 +268,9 @@ class SceneInference(SceneRun):
             valid = np.zeros((grid.win_h, grid.width), dtype=bool)
             unknown = np.zeros((grid.win_h, grid.width), dtype=bool)
             errors: List[str] = []
-            logits = self._row_logits(k, valid, unknown, errors)
-            if errors:
+            finished = stream.feed_row(k, self._row_logits(k, valid, unknown, errors), valid, unknown)
+            if errors:  # (known once the row's windows were read)
                 failed_until = grid.tops[k] + grid.win_h
-            finished = stream.feed_row(k, logits, valid, unknown)
             if finished is None:
                 continue
             index, top, label = finished
@@ -293,33 +292,35 @@ class SceneInference(SceneRun):
         return self._num_channels
 
     def _row_logits(self, k: int, valid: np.ndarray, unknown: np.ndarray, errors: List[str]):
-        """The logits of window row ``k``, batched through the model; marks valid / unknown pixels."""
+        """The logits of window row ``k``, window by window, computed ``scene.batch_size`` windows at a
+        time (only one batch is held); marks valid / unknown pixels and collects read errors on the way."""
         import time
         windows = self.grid.windows(k)
-        images: List[Optional[np.ndarray]] = []
-        for window in windows:
-            cols = slice(window.x, window.x + window.width)
-            try:
-                rgb, ok = self._read(window)
-            except WindowReadError as exc:
-                errors.append(str(exc))
-                unknown[:, cols] = True
-                images.append(None)
-                continue
-            valid[:, cols] |= ok
-            images.append(rgb)
         batch = self.scene['batch_size']
-        todo = [i for i, img in enumerate(images) if img is not None]
-        logits: Dict[int, torch.Tensor] = {}
-        for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
-            began = time.perf_counter()
-            out = self.model.semantic_logits([images[i] for i in chunk])
-            self.model_seconds += time.perf_counter() - began
-            for i, value in zip(chunk, out):
-                logits[i] = value
-        self._tick(len(windows))
-        return [logits.get(i) for i in range(len(windows))]
+        for start in range(0, len(windows), batch):
+            chunk = windows[start:start + batch]
+            images: List[Optional[np.ndarray]] = []
+            for window in chunk:
+                cols = slice(window.x, window.x + window.width)
+                try:
+                    rgb, ok = self._read(window)
+                except WindowReadError as exc:
+                    errors.append(str(exc))
+                    unknown[:, cols] = True
+                    images.append(None)
+                    continue
+                valid[:, cols] |= ok
+                images.append(rgb)
+            todo = [i for i, img in enumerate(images) if img is not None]
+            logits: Dict[int, torch.Tensor] = {}
+            if todo:
+                began = time.perf_counter()
+                out = self.model.semantic_logits([images[i] for i in todo])
+                self.model_seconds += time.perf_counter() - began
+                logits = dict(zip(todo, out))
+            self._tick(len(chunk))
+            for i in range(len(chunk)):
+                yield logits.get(i)
 
     def _detect_windows(self, indices: List[int]) -> Iterator[UnitOutcome]:
         """Detector windows, ``scene.batch_size`` at a time through the model; each window's detections

@@ -1,7 +1,7 @@
 """``quicklook.png``: the whole scene at most ``max_side`` pixels wide, classes tinted, objects outlined.
 
-The scene is read once at the quicklook's size, band by band (GDAL resamples while reading, so
-memory is the picture's; a band with an unreadable block stays black), the label raster through
+The scene is read once, tile by tile, and subsampled (nearest neighbour) into the picture, so
+memory is a tile and the picture; a tile with an unreadable block stays black, the label raster through
 its overviews; nothing scene-sized is held.
 """
 from __future__ import annotations
@@ -31,20 +31,30 @@ def render_quicklook(raster: SceneRaster, write_bytes: Callable[[bytes], None], 
     """
     import cv2
     width, height, scale = quicklook_size(raster.width, raster.height, max_side)
+    # Nearest-neighbour subsampling in numpy from full-resolution tiles read one at a time (each
+    # block decompressed once; GDAL's own subsampling re-reads blocks under a small cache).
+    rows = np.minimum(((np.arange(height) + 0.5) * raster.height / height).astype(np.int64), raster.height - 1)
+    cols = np.minimum(((np.arange(width) + 0.5) * raster.width / width).astype(np.int64), raster.width - 1)
     raw = None
-    for q0 in range(0, height, 64):  # bands of the picture: an unreadable block leaves its band black
-        q1 = min(q0 + 64, height)
-        r0 = min(int(round(q0 / scale)), raster.height - 1)
-        r1 = raster.height if q1 == height else max(int(round(q1 / scale)), r0 + 1)
-        try:
-            part = raster.read(PixelWindow(0, r0, raster.width, r1 - r0), out_shape=(q1 - q0, width))
-        except WindowReadError:
+    tile = 1024
+    for y0 in range(0, raster.height, tile):
+        sel_r = np.flatnonzero((rows >= y0) & (rows < y0 + tile))
+        if sel_r.size == 0:
             continue
-        if raw is None:
-            raw = np.zeros((height, width, part.shape[2]), dtype=part.dtype)
-            if raster.nodata is not None:
-                raw[...] = raster.nodata
-        raw[q0:q1] = part
+        for x0 in range(0, raster.width, 4 * tile):
+            sel_c = np.flatnonzero((cols >= x0) & (cols < x0 + 4 * tile))
+            if sel_c.size == 0:
+                continue
+            window = PixelWindow(x0, y0, min(4 * tile, raster.width - x0), min(tile, raster.height - y0))
+            try:
+                part = raster.read(window)
+            except WindowReadError:
+                continue  # an unreadable block leaves its part of the picture black
+            if raw is None:
+                raw = np.zeros((height, width, part.shape[2]), dtype=part.dtype)
+                if raster.nodata is not None:
+                    raw[...] = raster.nodata
+            raw[np.ix_(sel_r, sel_c)] = part[np.ix_(rows[sel_r] - y0, cols[sel_c] - x0)]
     if raw is None:
         raw = np.zeros((height, width, 1), dtype=np.uint8)
     picture = raster.rgb(raw).astype(np.float32)

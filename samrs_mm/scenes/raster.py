@@ -160,7 +160,8 @@ class SceneRaster:
 
     # ---- pixels ---------------------------------------------------------------------------
     def read(self, window: PixelWindow, out_shape: Optional[Tuple[int, int]] = None) -> np.ndarray:
-        """The chosen bands of ``window`` as ``h x w x C`` (``out_shape`` = ``(h, w)`` resamples).
+        """The chosen bands of ``window`` as ``h x w x C`` (``out_shape`` = ``(h, w)`` resamples, GDAL's
+        ``average``).
 
         Raises :class:`WindowReadError` naming the window when GDAL cannot read a block.
         """
