@@ -73,6 +73,15 @@ def scene_section(cfg: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, An
     return merged
 
 
+def _section(cfg: Dict[str, Any], key: str, defaults: Dict[str, Any]) -> Dict[str, Any]:
+    """An annotate config section over its defaults; unknown keys refused (a misspelt key would be ignored)."""
+    given = dict(cfg.get(key) or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise SceneInputError(f'unknown {key} config key(s) {unknown}; valid keys: {", ".join(defaults)}')
+    return dict(defaults, **given)
+
+
 def _check_scene(scene: Dict[str, Any]) -> None:
     def fail(key, valid):
         raise SceneInputError(f'scene.{key}: got {scene[key]!r}; valid: {valid}')
@@ -117,12 +126,14 @@ class SceneLabeller(SceneRun):
         _check_scene(self.scene)
         if class_field is not None:
             self.scene['class_field'] = class_field
-        runner = dict(RUNNER_DEFAULTS)
-        runner.update(cfg.get('runner') or {})
+        runner = _section(cfg, 'runner', RUNNER_DEFAULTS)
         super().__init__(out_dir, rank, world_size, barrier, run_id, progress=bool(runner.get('progress', True)),
                          log=log)
-        self.writer_cfg = dict(WRITER_DEFAULTS)
-        self.writer_cfg.update(cfg.get('writer') or {})
+        self.writer_cfg = _section(cfg, 'writer', WRITER_DEFAULTS)
+        from ..annotate.writers import OVERLAP_RULES
+        if self.writer_cfg['overlap'] not in OVERLAP_RULES:
+            raise SceneInputError(f"writer.overlap: got {self.writer_cfg['overlap']!r}; valid: "
+                                  f"{', '.join(OVERLAP_RULES)}")
         engine_cfg = dict(cfg.get('engine') or {})
         if str(engine_cfg.get('checkpoint')).strip() in ('', 'none', 'None'):
             engine_cfg['checkpoint'] = None

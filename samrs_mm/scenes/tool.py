@@ -13,6 +13,7 @@ import sys
 from typing import Callable, Dict
 
 from ..runs import (
+    EXIT_STORAGE,
     EXIT_USAGE,
     OptionError,
     RunInterrupted,
@@ -77,7 +78,7 @@ def _run(name, out_dir, launcher, build, line) -> int:
         summary = run.run()
     except StorageError as exc:
         print_error(str(exc))
-        return 3
+        return EXIT_STORAGE
     finally:
         if lock is not None:
             lock.release()

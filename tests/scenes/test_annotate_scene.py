@@ -339,3 +339,35 @@ def test_sigterm_stops_the_tool_cleanly(scene, tmp_path):
     assert not osp.exists(osp.join(out, '.samrs_mm.lock')) and not osp.exists(osp.join(out, 'semantic.tif'))
     with open(osp.join(tmp_path, 'logs', 'stderr')) as f:
         assert 'stopped early (interrupted by SIGTERM)' in f.read()
+
+
+def test_a_raster_without_crs_gives_pixel_outputs_and_a_warning(tmp_path):
+    import geopandas
+    import rasterio
+    from rasterio.transform import Affine
+    objects = grid_objects(300, 200, step=100)
+    image = write_scene(str(tmp_path / 'plain.tif'), 300, 200, objects, crs=None)
+    boxes = write_boxes(str(tmp_path / 'pixels.gpkg'), objects, crs=None, to_crs=None, transform=Affine.identity())
+    said = []
+    cfg = dict(BOX_CFG, scene=dict(BOX_CFG['scene'], geoparquet=True))
+    summary = SceneLabeller(cfg, image, boxes, str(tmp_path / 'out'), log=said.append).run()
+    assert summary['complete'] and summary['georeferenced'] is False and summary['crs'] is None
+    assert said[0] == f'[annotate_scene] warning: {image} has no CRS: the outputs are in pixel coordinates'
+    frame = geopandas.read_file(tmp_path / 'out' / 'instances.gpkg')
+    assert frame.crs is None
+    x1, y1, x2, y2 = frame.geometry[0].bounds  # pixel edges of the first box, y down
+    quad = objects[0][1]
+    assert (x1, y1, x2, y2) == (quad[:, 0].min(), quad[:, 1].min(), quad[:, 0].max(), quad[:, 1].max())
+    parquet = geopandas.read_parquet(tmp_path / 'out' / 'instances.parquet')
+    assert list(parquet['box_id']) == list(frame['box_id']) and parquet.geometry.equals(frame.geometry)
+    with rasterio.open(tmp_path / 'out' / 'semantic.tif') as ds:
+        assert ds.crs is None
+
+
+def test_a_bad_overlap_rule_or_section_key_is_refused_before_any_work(scene, tmp_path):
+    from samrs_mm.scenes.raster import SceneInputError
+    with pytest.raises(SceneInputError, match=r"writer.overlap: got 'big_on_top'; valid: small_on_top, "):
+        _run(scene, tmp_path / 'out', cfg=dict(BOX_CFG, writer=dict(overlap='big_on_top')))
+    with pytest.raises(SceneInputError, match=r"unknown runner config key\(s\) \['strech'\]"):
+        _run(scene, tmp_path / 'out', cfg=dict(BOX_CFG, runner=dict(strech=(1, 99))))
+    assert not (tmp_path / 'out').exists()
