@@ -27,5 +27,16 @@ def test_demo_chain_runs_offline(tmp_path, repo_root):
     # Mask R-CNN on the SOTA instances, Oriented R-CNN on the FAST R-Boxes: one epoch, evaluated.
     assert osp.isfile(osp.join(out, 'instance', 'epoch_1.pth')) and osp.isfile(osp.join(out, 'rotated', 'epoch_1.pth'))
     assert 'coco/segm_mAP' in log and 'dota/mAP' in log
+    # The georeferenced scene: its 70 WGS84 boxes labelled window by window, the SEP model streamed over it.
+    import geopandas
+    import rasterio
+    labels, predicted = osp.join(out, 'scene', 'labels'), osp.join(out, 'scene', 'predicted')
+    assert len(geopandas.read_file(osp.join(labels, 'instances.gpkg'))) == 70
+    for folder in (labels, predicted):
+        with open(osp.join(folder, 'summary.json')) as f:
+            assert json.load(f)['complete']
+        with rasterio.open(osp.join(folder, 'semantic.tif')) as ds:
+            assert ds.crs.to_string() == 'EPSG:32616' and (ds.width, ds.height) == (1400, 1150)
+    assert '[infer_scene] tasks semantic' in log and '[annotate_scene] windows' in log
     assert len(os.listdir(osp.join(out, 'overlays'))) == 1
     assert 'done. Outputs under' in log

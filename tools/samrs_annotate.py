@@ -26,13 +26,10 @@ config key, images with one file stem, work dir in use by another run; nothing w
 SIGTERM, 130 SIGINT). See docs/annotate.md and docs/runs.md.
 """
 import argparse
-import datetime
 import os
 import os.path as osp
 import signal
-import subprocess
 import sys
-import uuid
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -43,12 +40,12 @@ from samrs_mm.runs import (  # noqa: E402
     RunInterrupted,
     StorageError,
     ToolArgumentParser,
-    WorkDirBusy,
-    WorkDirLock,
     as_storage_error,
     die_with_parent,
     print_error,
+    setup_ranks,
     stop_on_signals,
+    take_folder,
 )
 
 
@@ -91,36 +88,6 @@ def load_config(args):
     return cfg
 
 
-def setup_distributed(launcher: str, timeout_s: float):
-    """``(rank, world_size, barrier, share)`` for the launcher; ``share(obj)`` returns rank 0's
-    ``obj`` on every rank. A gloo group is enough for both."""
-    if launcher == 'none':
-        return 0, 1, None, lambda obj: obj
-    if launcher == 'slurm':
-        # Same mapping as mmengine's Slurm launcher, without its CUDA-only device setup.
-        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
-        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
-        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
-        if 'MASTER_ADDR' not in os.environ:
-            nodes = subprocess.getoutput(f'scontrol show hostname {os.environ["SLURM_NODELIST"]} | head -n1')
-            os.environ['MASTER_ADDR'] = nodes.strip()
-        os.environ.setdefault('MASTER_PORT', '29500')
-    world_size = int(os.environ.get('WORLD_SIZE', '1'))
-    rank = int(os.environ.get('RANK', '0'))
-    if world_size == 1:
-        return 0, 1, None, lambda obj: obj
-    import torch.distributed as dist
-    # gloo for the rendezvous, barrier and one small broadcast: labelling needs no collective
-    # on the GPU, and gloo works on CPU-only machines too.
-    dist.init_process_group('gloo', timeout=datetime.timedelta(seconds=timeout_s))
-
-    def share(obj):
-        box = [obj]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-    return rank, world_size, dist.barrier, share
-
-
 def _config_problem(cfg, config_path: str):
     """A reason the config cannot run before anything is built, or None."""
     plain = {k: cfg[k] for k in ('source', 'engine', 'writer', 'runner', 'work_dir') if k in cfg}
@@ -132,25 +99,6 @@ def _config_problem(cfg, config_path: str):
         return plain, (f'{config_path}: unknown top-level sections {unknown} '
                        '(expected source, engine, writer, runner, work_dir)')
     return plain, None
-
-
-def _take_work_dir(work_dir: str, rank: int, share):
-    """Rank 0 takes the work dir's lock; every rank learns the outcome (and the run id).
-
-    Returns ``(lock or None, run_id, problem)`` where ``problem`` is ``(exit status, message)``
-    when the run must not start.
-    """
-    lock, outcome = None, dict(run_id=uuid.uuid4().hex[:12], problem=None)
-    if rank == 0:
-        lock = WorkDirLock(work_dir)
-        try:
-            lock.acquire()
-        except WorkDirBusy as exc:
-            lock, outcome['problem'] = None, (EXIT_USAGE, str(exc))
-        except StorageError as exc:
-            lock, outcome['problem'] = None, (EXIT_STORAGE, str(exc))
-    outcome = share(outcome)
-    return lock, outcome['run_id'], outcome['problem']
 
 
 def main(argv=None) -> int:
@@ -180,7 +128,7 @@ def _run(args) -> int:
         # A rank whose torchrun agent is killed stops like one the agent stops (SIGTERM).
         die_with_parent(signal.SIGTERM)
     timeout = float(cfg.runner.get('dist_timeout', RUNNER_DEFAULTS['dist_timeout']))
-    rank, world_size, barrier, share = setup_distributed(args.launcher, timeout)
+    rank, world_size, barrier, share = setup_ranks(args.launcher, timeout)
     plain, problem = _config_problem(cfg, args.config)
     if problem:
         print_error(problem)
@@ -190,7 +138,7 @@ def _run(args) -> int:
     except AnnotateConfigError as exc:
         print_error(str(exc))
         return EXIT_USAGE
-    lock, run_id, problem = _take_work_dir(cfg.work_dir, rank, share)
+    lock, run_id, problem = take_folder(cfg.work_dir, rank, share)
     if problem:
         if rank == 0:
             print_error(problem[1])

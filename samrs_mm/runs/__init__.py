@@ -21,6 +21,8 @@ read-only disk. The tools (``samrs_annotate.py``, ``split_images.py``, the datas
   ``--cfg-options`` values keep their spaces).
 * :mod:`~samrs_mm.runs.owner`: :func:`run_as_owner` puts the lock, the signals and the exit
   statuses together around a tool's work.
+* :mod:`~samrs_mm.runs.ranks`: :func:`setup_ranks` (the ranks of a torchrun / Slurm run, a
+  gloo barrier) and :func:`take_folder` (rank 0 owns the output folder, every rank learns it).
 
 Nothing here imports OpenMMLab or torch.
 """
@@ -38,6 +40,7 @@ from .errors import (
 from .lock import WorkDirBusy, WorkDirLock
 from .options import ConfigOptionsAction, OptionError, ToolArgumentParser, print_error
 from .owner import run_as_owner
+from .ranks import LAUNCHERS, setup_ranks, take_folder
 from .signals import RunInterrupted, interrupted_stop, stop_on_signals
 from .workers import die_with_parent, init_worker, stop_worker_processes
 
@@ -46,4 +49,5 @@ __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_STORAGE', 'describe_exi
            'print_error',
            'WorkDirLock', 'WorkDirBusy', 'RunInterrupted', 'interrupted_stop', 'stop_on_signals',
            'stop_record', 'storage_stop',
-           'init_worker', 'die_with_parent', 'stop_worker_processes', 'run_as_owner']
+           'init_worker', 'die_with_parent', 'stop_worker_processes', 'run_as_owner', 'LAUNCHERS', 'setup_ranks',
+           'take_folder']

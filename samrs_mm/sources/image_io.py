@@ -101,11 +101,23 @@ def percentile_stretch(band: np.ndarray, low: float = DEFAULT_STRETCH[0],
     """
     band = np.asarray(band, dtype=np.float64)
     ok = np.isfinite(band) if valid is None else (valid & np.isfinite(band))
-    out = np.zeros(band.shape, dtype=np.uint8)
     if not ok.any():
-        return out
+        return np.zeros(band.shape, dtype=np.uint8)
     lo, hi = np.percentile(band[ok], [low, high])
-    if hi <= lo:
+    return stretch_with_limits(band, lo, hi, ok)
+
+
+def stretch_with_limits(band: np.ndarray, lo: float, hi: float, valid: Optional[np.ndarray] = None) -> np.ndarray:
+    """Map one band to uint8 with given limits: ``lo`` -> 0, ``hi`` -> 255, rounded and clipped.
+
+    The second half of :func:`percentile_stretch`, for limits known beforehand (a scene read
+    window by window stretches every window with the scene's limits). Pixels outside ``valid``
+    and non-finite ones become 0, as does the whole band when ``hi <= lo``.
+    """
+    band = np.asarray(band, dtype=np.float64)
+    ok = np.isfinite(band) if valid is None else (valid & np.isfinite(band))
+    out = np.zeros(band.shape, dtype=np.uint8)
+    if hi <= lo or not ok.any():
         return out
     scaled = (band - lo) * (255.0 / (hi - lo))
     out[ok] = np.clip(np.round(scaled[ok]), 0, 255).astype(np.uint8)

@@ -1,0 +1,69 @@
+"""Several processes of one run (torchrun, Slurm): their ranks, a barrier, and one owner of the output folder.
+
+:func:`setup_ranks` turns the launcher's environment into ``(rank, world_size, barrier,
+share)``: a gloo process group is enough (the tools need a barrier and one small broadcast,
+no collective on the GPU), so it works on CPU-only machines too. :func:`take_folder` lets rank
+0 take the output folder's :class:`~samrs_mm.runs.lock.WorkDirLock` and tells every rank the
+outcome before anyone writes, with a run id shared by all ranks.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import uuid
+from typing import Callable, Optional, Tuple
+
+from .errors import EXIT_STORAGE, EXIT_USAGE, StorageError
+from .lock import WorkDirBusy, WorkDirLock
+
+__all__ = ['LAUNCHERS', 'setup_ranks', 'take_folder']
+
+LAUNCHERS = ('none', 'pytorch', 'slurm')
+
+
+def setup_ranks(launcher: str, timeout_s: float) -> Tuple[int, int, Optional[Callable[[], None]], Callable]:
+    """``(rank, world_size, barrier, share)`` for the launcher; ``share(obj)`` returns rank 0's
+    ``obj`` on every rank; ``barrier`` is None for a single process."""
+    if launcher == 'none':
+        return 0, 1, None, lambda obj: obj
+    if launcher == 'slurm':
+        # Same mapping as mmengine's Slurm launcher, without its CUDA-only device setup.
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+        if 'MASTER_ADDR' not in os.environ:
+            nodes = subprocess.getoutput(f'scontrol show hostname {os.environ["SLURM_NODELIST"]} | head -n1')
+            os.environ['MASTER_ADDR'] = nodes.strip()
+        os.environ.setdefault('MASTER_PORT', '29500')
+    world_size = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
+    if world_size == 1:
+        return 0, 1, None, lambda obj: obj
+    import torch.distributed as dist
+    dist.init_process_group('gloo', timeout=datetime.timedelta(seconds=timeout_s))
+
+    def share(obj):
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+    return rank, world_size, dist.barrier, share
+
+
+def take_folder(folder: str, rank: int, share) -> Tuple[Optional[WorkDirLock], str, Optional[Tuple[int, str]]]:
+    """Rank 0 takes ``folder``'s lock; every rank learns the outcome (and the run id).
+
+    Returns ``(lock or None, run_id, problem)`` where ``problem`` is ``(exit status, message)``
+    when the run must not start (the folder is in use: 2; it cannot be written: 3).
+    """
+    lock, outcome = None, dict(run_id=uuid.uuid4().hex[:12], problem=None)
+    if rank == 0:
+        lock = WorkDirLock(folder)
+        try:
+            lock.acquire()
+        except WorkDirBusy as exc:
+            lock, outcome['problem'] = None, (EXIT_USAGE, str(exc))
+        except StorageError as exc:
+            lock, outcome['problem'] = None, (EXIT_STORAGE, str(exc))
+    outcome = share(outcome)
+    return lock, outcome['run_id'], outcome['problem']
