@@ -7,7 +7,7 @@ venv): on the real DOTA image P0706 (a 512 x 512 crop with 16 ships for the rand
 (``--families``) and each prompt spec it compares every object's mask with the family's predictor for that
 object alone (``SamPredictor``, HQ-SAM's ``SamPredictor`` with ``hq_token_only`` False and
 True, ``SAM2ImagePredictor``, SAM 3's ``predict_inst``) and prints one table row
-(:func:`samrs_mm.annotate.reference.compare_with_predictor`). A reference that cannot run as
+(:func:`samrs_mm.annotate.families.reference.compare_with_predictor`). A reference that cannot run as
 designed here (SAM 3's predictor skips its hole filling on CPU without scikit-image) is
 reported as such and fails the check; ``--sam3-components scipy`` lets it label the regions
 of its low-res masks with the engine's scipy labeller instead (same 8-connected labels and
@@ -37,7 +37,9 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)  # run from a checkout; the engine imports without OpenMMLab
 from samrs_mm.annotate import engine as engine_mod  # noqa: E402
-from samrs_mm.annotate import precision, reference, sam_models  # noqa: E402
+from samrs_mm.annotate.engine import precision  # noqa: E402
+from samrs_mm.annotate.families import models as sam_models  # noqa: E402
+from samrs_mm.annotate.families import reference  # noqa: E402
 from samrs_mm.sources.image_io import load_image  # noqa: E402
 
 MASK_PATHS = {'auto': 'auto', 'batched': True, 'per-object': False}
@@ -104,7 +106,7 @@ def main(argv=None):
     if args.sam3_components == 'scipy' and 'sam3' in families:
         import sam3.perflib.connected_components as cc
 
-        from samrs_mm.annotate.lowres_cleanup import connected_components
+        from samrs_mm.annotate.engine.lowres_cleanup import connected_components
         cc.connected_components = connected_components
 
     image_path = osp.join(args.data, 'dota', 'images', 'P0706.png')

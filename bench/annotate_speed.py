@@ -60,7 +60,9 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)  # run from a checkout; the engine imports without OpenMMLab
 from samrs_mm.annotate import engine as engine_mod  # noqa: E402
-from samrs_mm.annotate import precision, reference, sam_models  # noqa: E402
+from samrs_mm.annotate.engine import precision  # noqa: E402
+from samrs_mm.annotate.families import models as sam_models  # noqa: E402
+from samrs_mm.annotate.families import reference  # noqa: E402
 from samrs_mm.sources.image_io import load_image  # noqa: E402
 from samrs_mm.structures.record import Instance  # noqa: E402
 
@@ -270,7 +272,7 @@ def use_realistic_masks(engine):
 
 def floor_batches(engine, image, boxes):
     """The reference predictor (stock encoder) and the engine's prompt batches maker for H-Box prompts."""
-    from samrs_mm.annotate.prompts import ObjectGeometry, PromptSpec
+    from samrs_mm.annotate.engine.prompts import ObjectGeometry, PromptSpec
     backend = engine.backend
     geometry = ObjectGeometry.from_instances([Instance('object', hbox=b) for b in boxes], *image.shape[:2])
     return backend.prompt_builder(PromptSpec(box='hbox'), geometry, image.shape[:2])

@@ -84,9 +84,9 @@ def baseline_annotate(scene, boxes, config, out):
     import rasterio
     from mmengine.config import Config
 
-    from samrs_mm.annotate.backend import AnnotateRequest, ObjectMask
     from samrs_mm.annotate.engine import build_engine
-    from samrs_mm.annotate.writers import compose_semantic
+    from samrs_mm.annotate.engine.backend import AnnotateRequest, ObjectMask
+    from samrs_mm.annotate.outputs import compose_semantic
     from samrs_mm.scenes.boxes import read_boxes
     from samrs_mm.scenes.masks import from_window_mask, place_rle
     from samrs_mm.scenes.planning import plan_label_windows

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from samrs_mm.annotate.batch_size import BatchSizeStore, PromptBatchSizer
+from samrs_mm.annotate.engine.batch_size import BatchSizeStore, PromptBatchSizer
 from samrs_mm.runs import (
     ConfigOptionsAction,
     OptionError,

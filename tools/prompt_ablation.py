@@ -131,7 +131,7 @@ def model_configs(cfg, models) -> list:
 
 def model_label(engine_cfg: dict) -> str:
     """``'SAM 2.1 hiera_l'``: the family's name and the model type."""
-    from samrs_mm.annotate.sam_models import FAMILY_NAMES
+    from samrs_mm.annotate.families.models import FAMILY_NAMES
     backend = engine_cfg.get('backend', 'segment_anything')
     return f"{FAMILY_NAMES.get(backend, backend)} {engine_cfg.get('model_type', 'vit_h')}"
 
@@ -139,7 +139,7 @@ def model_label(engine_cfg: dict) -> str:
 def build_rows(engine_cfgs, prompts, box_regions):
     """``[(label, method, spec, engine)]``: per model its SAM rows (one model, one encoder cache), then box rows."""
     from samrs_mm.annotate.engine import build_engine
-    from samrs_mm.annotate.prompts import resolve_prompt_spec
+    from samrs_mm.annotate.engine.prompts import resolve_prompt_spec
     names = [resolve_prompt_spec(spec).name for spec in prompts]  # canonical spelling; fails early on typos
     rows = []
     for engine_cfg in engine_cfgs:

@@ -58,7 +58,7 @@ def render(work_dir: str, stem: str, classes, palette, alpha: float = 0.5, max_s
     """The three-panel RGB picture of one image (see the module docstring)."""
     import cv2
 
-    from samrs_mm.annotate.writers import read_instances
+    from samrs_mm.annotate.outputs import read_instances
     from samrs_mm.sources.image_io import load_image
     data = read_instances(osp.join(work_dir, 'instances', stem + '.json'))
     image = load_image(_image_path(work_dir, data['image']))

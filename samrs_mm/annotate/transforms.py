@@ -19,7 +19,7 @@ from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 
 from ..structures import boxes as G
 from ..structures.record import Instance
-from .writers import OVERLAP_RULES, compose_semantic
+from .outputs import OVERLAP_RULES, compose_semantic
 
 __all__ = ['SAMAnnotate', 'boxes_to_instances']
 
@@ -88,7 +88,7 @@ class SAMAnnotate(BaseTransform):
         box_type (str, optional): ``'hbox'``, ``'rbox'`` or ``'qbox'``; inferred when None.
         with_masks (bool): add ``gt_masks``.
         with_seg (bool): add ``gt_seg_map``.
-        overlap (str): overlap rule of ``gt_seg_map`` (:data:`~samrs_mm.annotate.writers.OVERLAP_RULES`).
+        overlap (str): overlap rule of ``gt_seg_map`` (:data:`~samrs_mm.annotate.outputs.OVERLAP_RULES`).
         ignore_index (int): value of uncovered pixels in ``gt_seg_map``.
     """
 

@@ -4,7 +4,7 @@ Two per-image formats, found by name under one folder (``<ins_dir>/<name>.json``
 ``<ins_dir>/<name>.pkl``), where ``<name>`` comes from the subset's ``train.txt`` /
 ``val.txt`` (the SEP datasets' name lists):
 
-* ``instances/<stem>.json`` of ``tools/samrs_annotate.py`` (:mod:`samrs_mm.annotate.writers`):
+* ``instances/<stem>.json`` of ``tools/samrs_annotate.py`` (:mod:`samrs_mm.annotate.outputs`):
   the image's ``file_name`` / size and, per object, ``class_name``, ``segmentation`` (COCO
   RLE), ``rbox`` / ``hbox`` / ``quad`` of the source annotation, ``difficult``, ``score``;
 * ``ins/<name>.pkl`` of the official SAMRS release (its generation scripts pickle one list per

@@ -366,7 +366,7 @@ class SceneInference(SceneRun):
     # ---- outputs ------------------------------------------------------------------------------
     def finalise(self, outcomes: List[UnitOutcome]) -> Dict[str, Any]:
         """semantic.tif from the strips, the merged detections, quicklook.png; the summary's content."""
-        from ..annotate.writers import label_palette
+        from ..annotate.outputs import label_palette
         content: Dict[str, Any] = dict(outputs=[])
         semantic = None
         if self.grid is not None:

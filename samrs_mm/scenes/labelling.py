@@ -130,7 +130,7 @@ class SceneLabeller(SceneRun):
         super().__init__(out_dir, rank, world_size, barrier, run_id, progress=bool(runner.get('progress', True)),
                          log=log)
         self.writer_cfg = _section(cfg, 'writer', WRITER_DEFAULTS)
-        from ..annotate.writers import OVERLAP_RULES
+        from ..annotate.outputs import OVERLAP_RULES
         if self.writer_cfg['overlap'] not in OVERLAP_RULES:
             raise SceneInputError(f"writer.overlap: got {self.writer_cfg['overlap']!r}; valid: "
                                   f"{', '.join(OVERLAP_RULES)}")
@@ -237,7 +237,7 @@ class SceneLabeller(SceneRun):
 
     def _request(self, lw: LabelWindow):
         """The engine request of a window, or a string saying why there is none ('nodata')."""
-        from ..annotate.backend import AnnotateRequest
+        from ..annotate.engine.backend import AnnotateRequest
         raw = self.raster.read(lw.window, out_shape=lw.out_shape)
         if not self.raster.valid(raw).any():
             return 'nodata'
@@ -362,7 +362,7 @@ class SceneLabeller(SceneRun):
 
     def finalise(self, outcomes: List[UnitOutcome]) -> Dict[str, Any]:
         """Write semantic.tif, instances.gpkg (+ parquet, COCO json), quicklook.png; the summary's content."""
-        from ..annotate.writers import label_palette
+        from ..annotate.outputs import label_palette
         objects = self._labelled_objects(outcomes)
         palette = self.writer_cfg.get('palette') or label_palette(self.classes)
         semantic = self.path('semantic.tif')

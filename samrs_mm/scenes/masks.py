@@ -6,7 +6,7 @@ the reduction of a window read ``k`` times smaller), what the resume records sto
 the vector outputs trace. :func:`place_rle` writes the same mask as a COCO RLE of the whole
 scene from the run lengths alone (for the COCO json), and :func:`paint_tile` paints the masks
 that reach a tile of the label raster in the overlap rule's order, so the tiles of a scene
-put together equal :func:`~samrs_mm.annotate.writers.compose_semantic` of the whole scene.
+put together equal :func:`~samrs_mm.annotate.outputs.compose_semantic` of the whole scene.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from ..annotate.writers import paint_order
+from ..annotate.outputs import paint_order
 from ..structures.rle import decode_window, encode, rle_runs, runs_to_rle
 from .raster import PixelWindow
 
@@ -74,7 +74,7 @@ def _empty() -> SceneMask:
 
 
 def from_window_mask(mask, window: PixelWindow, factor: int = 1) -> SceneMask:
-    """The :class:`SceneMask` of an engine :class:`~samrs_mm.annotate.backend.ObjectMask` of ``window``.
+    """The :class:`SceneMask` of an engine :class:`~samrs_mm.annotate.engine.backend.ObjectMask` of ``window``.
 
     ``factor`` > 1: the window was read that many times smaller; each mask pixel covers
     ``factor x factor`` scene pixels (nearest neighbour, the reduction undone exactly).
@@ -139,7 +139,7 @@ def paint_tile(tile: PixelWindow, masks: Sequence[SceneMask], class_indices: Seq
                overlap: str = 'small_on_top', ignore_index: int = 255) -> np.ndarray:
     """The uint8 label of ``tile`` from the masks reaching it, given in the objects' input order.
 
-    Painted by :func:`~samrs_mm.annotate.writers.paint_order` (ties keep the given order), so
+    Painted by :func:`~samrs_mm.annotate.outputs.paint_order` (ties keep the given order), so
     a scene painted tile by tile equals ``compose_semantic`` of all its objects at once.
     """
     label = np.full((tile.height, tile.width), ignore_index, dtype=np.uint8)

@@ -5,7 +5,7 @@
   CRS (pixel coordinates without one); the file is written under a temporary name and moved
   into place when complete. Geometries are MultiPolygons (a mask may have several parts).
 * :func:`mask_polygon` traces a :class:`~samrs_mm.scenes.masks.SceneMask` along pixel edges
-  (:func:`samrs_mm.annotate.vector.mask_geometry`, holes and parts kept) into map coordinates;
+  (:func:`samrs_mm.annotate.outputs.vector.mask_geometry`, holes and parts kept) into map coordinates;
   :func:`rotated_polygon` is a rotated box's corners.
 * :func:`write_geoparquet`: the same layer as GeoParquet (geopandas + pyarrow; read whole, so
   its memory follows the number of objects, not the pixels).
@@ -38,7 +38,7 @@ def mask_polygon(mask: SceneMask, transform: Sequence[float]):
         return None
     from shapely.geometry import shape
 
-    from ..annotate.vector import mask_geometry
+    from ..annotate.outputs.vector import mask_geometry
     geometry = mask_geometry(mask.rle, (0, 0, mask.width, mask.height), _frame(transform, mask.x, mask.y))
     return None if geometry is None else shape(geometry)
 

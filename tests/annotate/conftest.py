@@ -23,14 +23,14 @@ def single_torch_thread():
 @pytest.fixture(scope='session')
 def tiny_sam():
     """The small random-weight test SAM (same frames as the official models)."""
-    from samrs_mm.annotate.sam_models import build_sam_model
+    from samrs_mm.annotate.families.models import build_sam_model
     return build_sam_model('tiny_test', random_init=True, seed=0)
 
 
 @pytest.fixture(scope='session')
 def tiny_family_model():
     """``get(family)``: the random-weight ``tiny_test`` model of a SAM family, built once per session."""
-    from samrs_mm.annotate.sam_models import build_sam_model
+    from samrs_mm.annotate.families.models import build_sam_model
     cache = {}
 
     def get(family):
@@ -53,7 +53,7 @@ def sam3_components(monkeypatch):
     """
     import sam3.perflib.connected_components as cc
 
-    from samrs_mm.annotate.lowres_cleanup import connected_components
+    from samrs_mm.annotate.engine.lowres_cleanup import connected_components
     monkeypatch.setattr(cc, 'connected_components', connected_components)
 
 

@@ -5,10 +5,10 @@ import torch
 from pycocotools import mask as mask_utils
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from samrs_mm.annotate.chunk_masks import ChunkMaskEncoder
 from samrs_mm.annotate.engine import EngineConfigError, build_engine
-from samrs_mm.annotate.rle import window_to_rle
-from samrs_mm.annotate.upsample import WindowedMaskUpsampler
+from samrs_mm.annotate.engine.chunk_masks import ChunkMaskEncoder
+from samrs_mm.annotate.engine.rle import window_to_rle
+from samrs_mm.annotate.engine.upsample import WindowedMaskUpsampler
 from samrs_mm.structures.rle import empty_rle, runs_to_rle
 
 SIZES = [(1182, 1111), (977, 884), (800, 800), (2000, 300), (37, 53)]
@@ -134,7 +134,7 @@ def test_batched_masks_config(tiny_sam):
 
 def test_coco_strings_equal_pycocotools():
     """coco_string_bytes writes pycocotools' rleToString for every mask of a batch at once."""
-    from samrs_mm.annotate.chunk_masks import coco_string_bytes
+    from samrs_mm.annotate.engine.chunk_masks import coco_string_bytes
     rng = np.random.default_rng(3)
     masks = [np.array([7]), np.array([0, 7]), np.array([3, 4]), np.array([2 ** 31 - 1])]  # single run, starts set
     for _ in range(40):

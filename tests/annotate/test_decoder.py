@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from samrs_mm.annotate.decoder import PromptBatchDecoder
-from samrs_mm.annotate.prompts import SamPromptBatch
+from samrs_mm.annotate.engine.decoder import PromptBatchDecoder
+from samrs_mm.annotate.engine.prompts import SamPromptBatch
 
 
 def stock(sam, emb, batch, multimask):
@@ -69,7 +69,7 @@ def test_needs_an_image(tiny_sam):
 
 def family_decoder(family, model, hq_token_only=False):
     """A family's batched decoder with random image features of the family's shapes; the mask-input size."""
-    from samrs_mm.annotate.decoder import HQPromptBatchDecoder, Sam2PromptBatchDecoder
+    from samrs_mm.annotate.engine.decoder import HQPromptBatchDecoder, Sam2PromptBatchDecoder
     gen = torch.Generator().manual_seed(3)
     if family == 'sam_hq':
         dec = HQPromptBatchDecoder(model, hq_token_only)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from samrs_mm.annotate.encoder import ChunkedImageEncoder
 from samrs_mm.annotate.engine import build_engine
+from samrs_mm.annotate.engine.encoder import ChunkedImageEncoder
 
 
 @pytest.mark.parametrize('heads', [1, 2, None])

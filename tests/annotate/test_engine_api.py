@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from samrs_mm.annotate.batch_size import PromptBatchSizer
 from samrs_mm.annotate.engine import ENGINE_DEFAULTS, AnnotateRequest, EngineConfigError, build_engine
-from samrs_mm.annotate.prompts import PromptError
-from samrs_mm.annotate.sam_models import SamBuildError
+from samrs_mm.annotate.engine.batch_size import PromptBatchSizer
+from samrs_mm.annotate.engine.prompts import PromptError
+from samrs_mm.annotate.families.models import SamBuildError
 from samrs_mm.structures.boxes import BoxError
 from samrs_mm.structures.record import Instance
 

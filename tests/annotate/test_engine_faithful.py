@@ -8,7 +8,7 @@ within ``DEFAULT_REL_TOL`` (1e-5) of the logit range from 0 (see docs/annotate_e
 import pytest
 
 from samrs_mm.annotate.engine import build_engine
-from samrs_mm.annotate.reference import compare_with_predictor
+from samrs_mm.annotate.families.reference import compare_with_predictor
 
 # Every basic prompt of the paper and the combinations of one box, CP and one mask prompt.
 ROTATED_SPECS = ['cp', 'hbox', 'rhbox', 'hbox_mask', 'rhbox_mask', 'rbox_mask',

@@ -19,7 +19,7 @@ not depend on the prompt), which keeps these tests within the time budget.
 import pytest
 
 from samrs_mm.annotate.engine import AnnotateRequest, build_engine
-from samrs_mm.annotate.reference import compare_with_predictor, reference_predictor
+from samrs_mm.annotate.families.reference import compare_with_predictor, reference_predictor
 from tests.annotate.test_engine_faithful import check
 
 OBJECTS = 3

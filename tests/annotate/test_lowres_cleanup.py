@@ -1,7 +1,7 @@
 """Small holes filled and small specks removed in low-res logits, by 8-connected regions (as SAM 2 / SAM 3 do)."""
 import torch
 
-from samrs_mm.annotate.lowres_cleanup import clean_low_res
+from samrs_mm.annotate.engine.lowres_cleanup import clean_low_res
 
 
 def test_holes_and_specks_by_hand():

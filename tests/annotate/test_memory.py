@@ -45,7 +45,7 @@ def many_boxes(rng, n, size):
 
 @pytest.mark.parametrize('batched', [False, True])  # per-object masks (CPU default), batched (GPU default)
 def test_1000_objects_in_bounded_memory(batched, tiny_sam, dota_record):
-    from samrs_mm.annotate.sam_backend import decoder_bytes_per_prompt
+    from samrs_mm.annotate.families.sam import decoder_bytes_per_prompt
     _, full_image = dota_record
     image = np.ascontiguousarray(full_image[:600, :600])  # a real 600 x 600 crop (FAST patch size)
     rng = np.random.default_rng(0)

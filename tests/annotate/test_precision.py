@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from samrs_mm.annotate.engine import EngineConfigError, build_engine
-from samrs_mm.annotate.precision import _NEW_API, describe_tf32, tf32_scope, tf32_state
+from samrs_mm.annotate.engine.precision import _NEW_API, describe_tf32, tf32_scope, tf32_state
 from samrs_mm.structures.record import Instance
 
 NODES = [('generic', 'all'), ('cuda', 'all'), ('cuda', 'conv'), ('cuda', 'rnn'), ('cuda', 'matmul'),
@@ -120,7 +120,7 @@ def test_engine_runs_the_model_under_its_setting(allow, expected, tiny_sam, rest
 
 def test_reference_uses_the_engines_setting(tiny_sam, restore_flags):
     """compare_with_predictor runs SamPredictor with the engine's TF32 setting too."""
-    from samrs_mm.annotate.reference import compare_with_predictor
+    from samrs_mm.annotate.families.reference import compare_with_predictor
     image = np.random.default_rng(1).integers(0, 256, (64, 80, 3), dtype=np.uint8)
     instances = [Instance('a', hbox=np.array([4., 4., 30., 30.]))]
     engine = build_engine(dict(prompt='hbox', allow_tf32=False), model=tiny_sam)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from samrs_mm.annotate.prompts import (
+from samrs_mm.annotate.engine.prompts import (
     ObjectGeometry,
     PromptError,
     PromptSpec,
@@ -16,7 +16,7 @@ from samrs_mm.annotate.prompts import (
     parse_prompt_spec,
     resolve_prompt_spec,
 )
-from samrs_mm.annotate.raster import fill_polygon
+from samrs_mm.annotate.engine.raster import fill_polygon
 from samrs_mm.structures.boxes import BoxError, rbox_to_quad
 from samrs_mm.structures.record import Instance
 
@@ -208,7 +208,7 @@ def test_square_frame_maps_prompts_as_sam2_transforms(resolution):
     """SquareFrame gives the float32 model-frame coordinates SAM2Transforms.transform_coords gives."""
     from sam2.utils.transforms import SAM2Transforms
 
-    from samrs_mm.annotate.prompts import SquareFrame
+    from samrs_mm.annotate.engine.prompts import SquareFrame
     frame, ref = SquareFrame(resolution), SAM2Transforms(resolution=resolution, mask_threshold=0.0)
     rng = np.random.default_rng(0)
     points = rng.uniform(0, 1200, (7, 1, 2))

@@ -5,8 +5,8 @@ import torch
 from pycocotools import mask as mask_utils
 from shapely.geometry import Point, Polygon
 
-from samrs_mm.annotate.raster import fill_polygon, polygon_coverage
-from samrs_mm.annotate.rle import scan_window_torch, window_to_rle
+from samrs_mm.annotate.engine.raster import fill_polygon, polygon_coverage
+from samrs_mm.annotate.engine.rle import scan_window_torch, window_to_rle
 from samrs_mm.structures.rle import empty_rle, scan_window
 
 

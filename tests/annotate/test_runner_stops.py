@@ -8,9 +8,13 @@ holds a run at a known image whatever the machine's speed:
    it is killed with SIGKILL;
 2. pipe at img03: the rerun resumes two images, labels img02 and waits; a second run on the
    same work dir is refused; then SIGTERM;
-3. no pipe: the rerun finishes (in this process, with its two workers).
+3. no pipe: the rerun finishes (in this process, with its two workers), its decoder's prompt
+   batches recorded.
 
 The files must equal those of an uninterrupted run, and no process of a killed run may live on.
+Why keeping the size matters is checked where it is decided, not by hoping that another size
+rounds the floating point of this machine differently: the resumed run must decode every
+prompt batch at the kept size, with no new measuring pass.
 """
 import contextlib
 import io
@@ -21,7 +25,8 @@ import signal
 
 import pytest
 
-from tests.annotate.annotate_data import decided_size, tool_main, tree_files, write_config
+from samrs_mm.annotate.engine.prompts import SamPromptBuilder
+from tests.annotate.annotate_data import PLANE_GRID, decided_size, tool_main, tree_files, write_config
 from tests.annotate.conftest import GRID_ENGINE
 from tests.conftest import blocking_file, group_processes, kill_group, start_tool, survivors, wait_for
 
@@ -33,6 +38,22 @@ ENGINE_EXTRA = ''.join(f', {k}={v!r}' for k, v in GRID_ENGINE.items())
 def labelled_stems(work):
     folder = osp.join(work, 'instances')
     return sorted(osp.splitext(n)[0] for n in os.listdir(folder)) if osp.isdir(folder) else []
+
+
+@contextlib.contextmanager
+def recorded_prompt_batches():
+    """Collect the number of objects of every prompt batch built for the decoder."""
+    sizes = []
+    batch = SamPromptBuilder.batch
+
+    def recording(self, start, stop, device):
+        sizes.append(stop - start)
+        return batch(self, start, stop, device)
+    SamPromptBuilder.batch = recording
+    try:
+        yield sizes
+    finally:
+        SamPromptBuilder.batch = batch
 
 
 @pytest.fixture(scope='module')
@@ -77,10 +98,12 @@ def chain(grid_data, tmp_path_factory):
         with open(osp.join(work, 'summary.json')) as f:
             seen['run2_summary'] = json.load(f)
         seen['tmp_after_term'] = osp.exists(osp.join(work, '.tmp'))
-        # 3. the rerun finishes (in this process: one tool start less).
+        # 3. the rerun finishes (in this process: one tool start less), recording the size of
+        # every prompt batch its decoder is given.
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), recorded_prompt_batches() as batches:
             seen['run3_status'] = tool_main('samrs_annotate')([cfg])
+        seen['run3_batches'] = batches
         seen['run3_output'] = out.getvalue()
         seen['files'] = tree_files(work, exclude=('logs', 'prompt_batch_size'))
         seen['size'] = decided_size(work)
@@ -128,9 +151,10 @@ def test_resume_after_kills_equals_an_uninterrupted_run(chain, grid_reference):
     _, reference = grid_reference(chain['size'])
     assert chain['files'] == reference
     assert not osp.exists(osp.join(chain['work'], '.samrs_mm.lock'))
-    # The check can fail: the same images with another prompt batch size differ (some
-    # sizes round alike, so look for one that does not).
-    assert any(grid_reference(other)[1] != reference for other in (1, 2, 4, 8) if other != chain['size'])
+    # The resumed run decoded img03's objects in batches of the kept size, and nothing else
+    # (a new measurement would decode repeated copies of an image's objects at several sizes).
+    size, objects = chain['size'], len(PLANE_GRID)
+    assert chain['run3_batches'] == [min(size, objects - start) for start in range(0, objects, size)]
 
 
 @pytest.mark.parametrize('backend', ['sam_hq', 'sam2', 'sam3'])

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from samrs_mm.annotate.sam_models import SAM_MODEL_TYPES, SamBuildError, build_sam_model, register_sam_model
+from samrs_mm.annotate.families.models import SAM_MODEL_TYPES, SamBuildError, build_sam_model, register_sam_model
 
 
 def test_needs_a_checkpoint_or_the_random_flag():
@@ -70,7 +70,7 @@ def test_wrong_model_type_is_named(tmp_path, tiny_sam):
 
 
 def test_register_a_variant():
-    from samrs_mm.annotate.sam_models import build_tiny_test_sam
+    from samrs_mm.annotate.families.models import build_tiny_test_sam
     register_sam_model('tiny_variant_for_test', build_tiny_test_sam, force=True)
     model = build_sam_model('tiny_variant_for_test', random_init=True)
     assert model.image_encoder.img_size == 1024
@@ -84,7 +84,7 @@ FAMILIES = ('sam_hq', 'sam2', 'sam3')
 
 @pytest.mark.parametrize('family', FAMILIES)
 def test_family_types_and_errors(family):
-    from samrs_mm.annotate.sam_models import FAMILY_NAMES, OFFICIAL_CHECKPOINTS, model_types
+    from samrs_mm.annotate.families.models import FAMILY_NAMES, OFFICIAL_CHECKPOINTS, model_types
     name = FAMILY_NAMES[family]
     assert 'tiny_test' in model_types(family) and set(OFFICIAL_CHECKPOINTS[family]) < set(model_types(family))
     with pytest.raises(SamBuildError, match=f"unknown {name} model_type 'vit_x'; choose one of .*tiny_test"):
@@ -99,14 +99,14 @@ def test_family_types_and_errors(family):
 
 
 def test_official_checkpoint_files():
-    from samrs_mm.annotate.sam_models import OFFICIAL_CHECKPOINTS
+    from samrs_mm.annotate.families.models import OFFICIAL_CHECKPOINTS
     assert OFFICIAL_CHECKPOINTS['sam2']['hiera_b+'].endswith('/092824/sam2.1_hiera_base_plus.pt')
     assert OFFICIAL_CHECKPOINTS['sam_hq']['vit_l'].endswith('/lkeab/hq-sam/resolve/main/sam_hq_vit_l.pth')
     assert OFFICIAL_CHECKPOINTS['sam3']['sam3'].endswith('/facebook/sam3/resolve/main/sam3.pt')
 
 
 def test_checkpoints_are_recognised_by_family_and_size():
-    from samrs_mm.annotate.sam_models import describe_checkpoint
+    from samrs_mm.annotate.families.models import describe_checkpoint
 
     def vit(width, hq=False):
         state = {'image_encoder.patch_embed.proj.weight': torch.zeros(width, 3, 16, 16), 'mask_decoder.x': 0}
@@ -137,7 +137,7 @@ def test_checkpoints_are_recognised_by_family_and_size():
     ('sam2', 'sam3', 'a SAM 3 checkpoint'),
 ])
 def test_checkpoint_of_another_family_is_named(family, given, looks, tmp_path, tiny_family_model):
-    from samrs_mm.annotate.sam_models import FAMILY_NAMES
+    from samrs_mm.annotate.families.models import FAMILY_NAMES
     path = tmp_path / f'{given}.pt'
     torch.save(tiny_family_model(given).state_dict(), path)
     with pytest.raises(SamBuildError, match=rf"{path} does not fit {FAMILY_NAMES[family]} model_type='tiny_test'"

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from samrs_mm.annotate.upsample import WindowedMaskUpsampler, linear_taps
+from samrs_mm.annotate.engine.upsample import WindowedMaskUpsampler, linear_taps
 
 
 @pytest.mark.parametrize('in_size, out_size', [(962, 1111), (1024, 800), (256, 1024), (927, 977), (154, 300)])

@@ -46,7 +46,7 @@ def _iou(a, b):
 
 
 def test_mask_geometry_traces_pixel_edges():
-    from samrs_mm.annotate.vector import mask_geometry
+    from samrs_mm.annotate.outputs.vector import mask_geometry
     from samrs_mm.structures.rle import encode_window
     mask = np.zeros((40, 50), bool)
     mask[5:25, 8:30] = True

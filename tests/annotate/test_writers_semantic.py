@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from samrs_mm.annotate.backend import ObjectMask
-from samrs_mm.annotate.writers import (
+from samrs_mm.annotate.engine.backend import ObjectMask
+from samrs_mm.annotate.outputs import (
     AtomicFiles,
     LabelWriter,
     compose_semantic,

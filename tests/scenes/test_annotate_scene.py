@@ -72,7 +72,7 @@ def reference(scene, tmp_path_factory):
 def test_the_scene_equals_the_same_boxes_labelled_on_the_whole_image_at_once(scene, reference):
     """Every object is labelled in its one window; painted by the overlap rule the windows leave no seam."""
     from samrs_mm.annotate.engine import build_engine
-    from samrs_mm.annotate.writers import compose_semantic
+    from samrs_mm.annotate.outputs import compose_semantic
     from samrs_mm.sources.image_io import load_image
     from samrs_mm.structures.record import Instance
     _, image_path, _, objects = scene

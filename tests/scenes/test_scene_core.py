@@ -153,8 +153,8 @@ def test_every_object_is_planned_once_in_a_window_holding_it_whole_with_context(
 
 
 def test_tiles_painted_one_by_one_equal_compose_semantic_of_the_whole_scene():
-    from samrs_mm.annotate.backend import ObjectMask
-    from samrs_mm.annotate.writers import compose_semantic
+    from samrs_mm.annotate.engine.backend import ObjectMask
+    from samrs_mm.annotate.outputs import compose_semantic
     from samrs_mm.structures.rle import encode_window
     rng = np.random.default_rng(4)
     height, width = 150, 210
@@ -182,7 +182,7 @@ def test_tiles_painted_one_by_one_equal_compose_semantic_of_the_whole_scene():
 
 
 def test_a_window_read_k_times_smaller_gives_a_mask_of_k_by_k_blocks():
-    from samrs_mm.annotate.backend import ObjectMask
+    from samrs_mm.annotate.engine.backend import ObjectMask
     from samrs_mm.structures.rle import encode_window
     low = np.zeros((20, 30), dtype=bool)
     low[4:9, 6:20] = True

@@ -146,5 +146,10 @@ def test_every_annotate_config_parses():
         if not name.endswith('.py'):
             continue
         cfg = Config.fromfile(osp.join(CONFIGS, name))
+        if name.startswith('scene_'):
+            # tools/annotate_scene.py's: boxes come from --boxes, the source names the class list only.
+            assert set(cfg.source) == {'class_list'} and cfg.scene.window_size and cfg.engine.prompt
+            assert cfg.engine.checkpoint == 'none'
+            continue
         assert cfg.source.type in ('dota', 'dior', 'hrsc', 'isaid') and cfg.engine.prompt
         assert cfg.engine.checkpoint == 'none' and cfg.work_dir

@@ -20,7 +20,7 @@ meaningless masks). Nothing is downloaded unless asked. A checkpoint that does n
 architecture is refused with an error that names the file and, when it recognises the
 file, the family and size it belongs to ("it looks like a SAM 2.1 hiera_l checkpoint").
 
-The builders live in :mod:`.family_models`; further variants plug in with
+The builders live in :mod:`.architectures`; further variants plug in with
 :func:`register_sam_model`. A ``segment_anything`` builder returns a
 :class:`segment_anything.modeling.Sam` (any encoder, same prompt encoder / mask decoder
 interface) and works with the whole engine.
@@ -34,7 +34,7 @@ from typing import Callable, Dict, Optional
 
 import torch
 
-from . import family_models as fm
+from . import architectures as fm
 
 __all__ = ['SAM_FAMILIES', 'FAMILY_NAMES', 'SAM_CHECKPOINT_URLS', 'OFFICIAL_CHECKPOINTS', 'SAM_MODEL_TYPES',
            'model_types', 'register_sam_model', 'build_sam_model', 'build_tiny_test_sam', 'describe_checkpoint',

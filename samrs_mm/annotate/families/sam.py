@@ -3,15 +3,15 @@
 Per group of images: the images go through the family's own preprocessing (for SAM
 ``ResizeLongestSide.apply_image`` and ``Sam.preprocess``) and through the image encoder
 together (``image_batch_size``; for SAM's ViT, global attention a few heads at a time,
-:mod:`~samrs_mm.annotate.encoder`); then, image by image, the prompts of its objects are
-decoded in batches by the family's :class:`~samrs_mm.annotate.decoder.PromptBatchDecoder`
-(prompt batch size fixed or measured, :mod:`~samrs_mm.annotate.batch_size`), and each
+:mod:`~samrs_mm.annotate.engine.encoder`); then, image by image, the prompts of its objects are
+decoded in batches by the family's :class:`~samrs_mm.annotate.engine.decoder.PromptBatchDecoder`
+(prompt batch size fixed or measured, :mod:`~samrs_mm.annotate.engine.batch_size`), and each
 object's mask is produced only on the window where it can be non-zero
-(:mod:`~samrs_mm.annotate.upsample`) and turned into COCO RLE at once
-(:mod:`~samrs_mm.annotate.rle`), object by object (CPU) or for the whole prompt batch in a
-few kernels with one copy to the host (GPU, :mod:`~samrs_mm.annotate.chunk_masks`).
+(:mod:`~samrs_mm.annotate.engine.upsample`) and turned into COCO RLE at once
+(:mod:`~samrs_mm.annotate.engine.rle`), object by object (CPU) or for the whole prompt batch in a
+few kernels with one copy to the host (GPU, :mod:`~samrs_mm.annotate.engine.chunk_masks`).
 Nothing of image size is ever held for more than one object. The model calls run with
-TF32 off (``allow_tf32``, :mod:`~samrs_mm.annotate.precision`), so that float32 on a GPU
+TF32 off (``allow_tf32``, :mod:`~samrs_mm.annotate.engine.precision`), so that float32 on a GPU
 stays faithful.
 
 Each object's mask equals ``SamPredictor.predict(..., multimask_output=M)`` for that object
@@ -34,17 +34,17 @@ from typing import Dict, Iterator, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..structures.rle import empty_rle
-from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
-from .batch_size import PromptBatchSizer
-from .chunk_masks import ChunkMaskEncoder
-from .decoder import PromptBatchDecoder
-from .encoder import ChunkedImageEncoder
-from .precision import tf32_scope
-from .prompts import ObjectGeometry, PromptSpec, SamPromptBuilder, resolve_prompt_spec
-from .rle import window_to_rle
-from .sam_models import build_sam_model
-from .upsample import WindowedMaskUpsampler
+from ...structures.rle import empty_rle
+from ..engine.backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
+from ..engine.batch_size import PromptBatchSizer
+from ..engine.chunk_masks import ChunkMaskEncoder
+from ..engine.decoder import PromptBatchDecoder
+from ..engine.encoder import ChunkedImageEncoder
+from ..engine.precision import tf32_scope
+from ..engine.prompts import ObjectGeometry, PromptSpec, SamPromptBuilder, resolve_prompt_spec
+from ..engine.rle import window_to_rle
+from ..engine.upsample import WindowedMaskUpsampler
+from .models import build_sam_model
 
 __all__ = ['SamBackend', 'decoder_bytes_per_prompt']
 
@@ -78,7 +78,7 @@ class SamBackend(AnnotationBackend):
     hooks; the engine config keys mean the same for all of them.
     """
 
-    #: name of the family in :mod:`~samrs_mm.annotate.sam_models`
+    #: name of the family in :mod:`~samrs_mm.annotate.families.models`
     family = 'segment_anything'
 
     def __init__(self, cfg: dict, model=None) -> None:

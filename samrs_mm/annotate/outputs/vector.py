@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..structures.rle import decode_window
+from ...structures.rle import decode_window
 
 __all__ = ['VECTOR_FORMATS', 'vector_problem', 'mask_geometry', 'image_features', 'feature_collection',
            'encode_geojson']

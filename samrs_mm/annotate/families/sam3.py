@@ -3,7 +3,7 @@
 SAM 3 answers box and point prompts with a SAM 2-style head (the tracker's prompt encoder
 and mask decoder) on features of its own vision backbone; ``Sam3Processor.set_image`` +
 ``Sam3Image.predict_inst`` (``SAM3InteractiveImagePredictor.predict``) is the reference.
-The backend is :class:`~samrs_mm.annotate.sam2_backend.Sam2Backend` with SAM 3's frames and
+The backend is :class:`~samrs_mm.annotate.families.sam2.Sam2Backend` with SAM 3's frames and
 steps:
 
 * **Input frame.** ``Sam3Processor``'s transform: the uint8 image resized to a 1008 x 1008
@@ -14,15 +14,15 @@ steps:
 * **Encoder.** ``backbone.forward_image`` (ViT + dual neck), the SAM 2-style outputs with
   the decoder's ``conv_s0`` / ``conv_s1`` applied, as ``Sam3Processor.set_image`` does;
   ``no_mem_embed`` added as ``predict_inst`` does; several images at once.
-* **Decoder.** As SAM 2 (:class:`~samrs_mm.annotate.decoder.Sam2PromptBatchDecoder`),
+* **Decoder.** As SAM 2 (:class:`~samrs_mm.annotate.engine.decoder.Sam2PromptBatchDecoder`),
   72 x 72 image tokens, 288 x 288 low-res logits.
 * **Post-processing.** The predictor fills holes of at most ``max_hole_area`` (256)
-  low-res pixels before the one-step resize (:func:`~samrs_mm.annotate.lowres_cleanup.clean_low_res`,
+  low-res pixels before the one-step resize (:func:`~samrs_mm.annotate.engine.lowres_cleanup.clean_low_res`,
   with the predictor's own settings), then thresholds at its ``mask_threshold`` (0).
 
 Each object's mask equals ``model.predict_inst(state, ..., multimask_output=M)`` for that
 object alone, within the tolerance of docs/annotate_engine.md. ``model`` may be the
-:class:`~samrs_mm.annotate.family_models.Sam3InteractiveModel` the engine builds or a full
+:class:`~samrs_mm.annotate.families.architectures.Sam3InteractiveModel` the engine builds or a full
 ``Sam3Image`` built with ``enable_inst_interactivity=True``.
 
 Importing ``sam3.model_builder`` switches TF32 on process-wide on Ampere and later GPUs;
@@ -35,9 +35,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .backend import register_backend
-from .lowres_cleanup import clean_low_res
-from .sam2_backend import Sam2Backend, sam2_features
+from ..engine.backend import register_backend
+from ..engine.lowres_cleanup import clean_low_res
+from .sam2 import Sam2Backend, sam2_features
 
 __all__ = ['Sam3Backend']
 

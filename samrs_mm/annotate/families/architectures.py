@@ -1,6 +1,6 @@
 """Architectures of the SAM families, without weights: the official ones and small test ones.
 
-Every builder returns a model in eval mode with random weights (:mod:`.sam_models` loads
+Every builder returns a model in eval mode with random weights (:mod:`.models` loads
 checkpoints and seeds the random state). The packages are imported only when a builder
 runs, so the engine imports without them.
 

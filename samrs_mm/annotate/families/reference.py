@@ -39,7 +39,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
-from .prompts import ObjectGeometry
+from ..engine.prompts import ObjectGeometry
 
 __all__ = ['FaithfulnessReport', 'compare_with_predictor', 'reference_predictor', 'ReferencePredictor',
            'DEFAULT_REL_TOL', 'TABLE_HEADER']
@@ -177,7 +177,7 @@ class Sam3ReferencePredictor(ReferencePredictor):
 
     @property
     def features(self):
-        from .sam2_backend import sam2_features
+        from .sam2 import sam2_features
         out = self.state['backbone_out']['sam2_backbone_out']
         return sam2_features(self.backend.heads_model, out, add_no_mem_embed=True)
 

@@ -184,7 +184,7 @@ class BatchSizeStore:
 
         Returns the recorded size and whether this call recorded it.
         """
-        from ..fileio import temp_path
+        from ...fileio import temp_path
         os.makedirs(self.folder, exist_ok=True)
         record = dict(prompt=key, prompt_batch_size=int(size), scope=self.scope, host=socket.gethostname(),
                       pid=os.getpid(), decided_at=datetime.datetime.now().isoformat(timespec='seconds'),

@@ -10,7 +10,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
-from ..structures.rle import Bbox, WindowScan, check_window, encode_window, rle_from_scan
+from ...structures.rle import Bbox, WindowScan, check_window, encode_window, rle_from_scan
 
 __all__ = ['window_to_rle', 'scan_window_torch']
 

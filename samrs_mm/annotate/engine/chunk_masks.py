@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..structures.rle import runs_to_rle
+from ...structures.rle import runs_to_rle
 from .upsample import WindowedMaskUpsampler
 
 __all__ = ['ChunkMaskEncoder', 'coco_string_bytes']

@@ -12,7 +12,7 @@ Definitions (SAMRS paper, Sec. 2.3; DESIGN.md section 4):
   :class:`ResizeLongestSide`, padded to ``1024 x 1024`` with ``-1000``; for SAM 2 / SAM 3
   the image stretched to the ``1024`` / ``1008`` square, :class:`SquareFrame`), then
   resized bilinearly to the model's mask-input size (256; 288 for SAM 3).
-  Pixels are inside by the rule of :mod:`samrs_mm.annotate.raster`.
+  Pixels are inside by the rule of :mod:`samrs_mm.annotate.engine.raster`.
 
 A prompt spec names one basic prompt or a combination joined by ``+`` (``'hbox+cp'``,
 ``'rhbox+rbox_mask'``, ``'cp+hbox_mask'``): at most one box prompt, at most one mask prompt,
@@ -30,7 +30,7 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..structures.boxes import check_boxes, complete_boxes, hbox_to_quad, hbox_to_rbox, rbox_to_hbox, rbox_to_quad
+from ...structures.boxes import check_boxes, complete_boxes, hbox_to_quad, hbox_to_rbox, rbox_to_hbox, rbox_to_quad
 from .raster import polygon_coverage
 from .upsample import blend, linear_taps
 

@@ -1,155 +1,41 @@
-"""Write SAM labels to disk: semantic PNG, colour PNG, per-image instance json, merged COCO json.
-
-Layout under a work dir (one image ``<stem>``; see docs/annotate.md)::
-
-    semantic/<stem>.png      gray, pixel = class index in the class list, 255 = unlabeled
-    semantic/<stem>.tif      the same label as GeoTIFF in the image's frame (GeoTIFF inputs)
-    color/<stem>.png         palette PNG of the same indices (for viewing)
-    instances/<stem>.json    every object: COCO RLE mask, boxes, class, SAM score, area, prompt
-    vector/<stem>.geojson    every object as a polygon (only with ``vector='geojson'``; :mod:`.vector`)
-    images/<stem>.<ext>      the input image (only with ``copy_images``)
-    annotations.json         COCO json of all images (:func:`merge_annotations`)
+"""Write one image's label files atomically, and read its instance file back.
 
 Every file is written atomically (a temporary file in ``<work_dir>/.tmp`` then
 ``os.replace``), and ``instances/<stem>.json`` is written last: its presence with the run's
 settings fingerprint marks the image as finished, so a run killed at any moment resumes
 without leaving half-written files behind.
-
-Overlaps: where masks of several objects cover a pixel, the semantic map takes the class
-of one of them by a deterministic rule (:data:`OVERLAP_RULES`); the default,
-``'small_on_top'``, paints objects from the largest mask area to the smallest, so a small
-object lying on a large one (a car on a bridge) stays visible; objects of equal area are
-painted in instance order (the later one ends on top).
 """
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import os.path as osp
 import shutil
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..fileio import atomic_open, atomic_write, temp_path
-from ..structures.rle import decode_window, text_rle
+from ...fileio import atomic_write, temp_path
+from ...structures.rle import text_rle
+from .semantic import (
+    OVERLAP_RULES,
+    compose_semantic,
+    encode_geotiff,
+    encode_gray_png,
+    encode_palette_png,
+    encode_rgb_png,
+    label_palette,
+)
 from .vector import encode_geojson, vector_problem
 
-__all__ = ['OVERLAP_RULES', 'COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'paint_order',
-           'compose_semantic',
-           'encode_gray_png', 'encode_palette_png', 'label_palette', 'AtomicFiles', 'ImageResult',
-           'LabelWriter', 'read_instances', 'merge_annotations']
+__all__ = ['COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'TMP_DIR_NAME', 'AtomicFiles', 'ImageResult', 'LabelWriter',
+           'read_instances']
 
-OVERLAP_RULES = ('small_on_top', 'large_on_top', 'first_on_top', 'last_on_top', 'score_on_top')
 COPY_MODES = (None, 'copy', 'link', 'symlink', 'png')
 INSTANCES_FORMAT_VERSION = 1
 TMP_DIR_NAME = '.tmp'
-
-
-def paint_order(areas: Sequence[int], scores: Sequence[float], rule: str = 'small_on_top') -> List[int]:
-    """Positions of the objects in the order they are painted (the last painted ends on top).
-
-    ``small_on_top``: largest area first; ``large_on_top``: smallest first; ``first_on_top``:
-    reverse instance order; ``last_on_top``: instance order; ``score_on_top``: lowest SAM
-    score first. Ties keep instance order, so the later object of a tie ends on top.
-    """
-    n = len(areas)
-    idx = list(range(n))
-    if rule == 'small_on_top':
-        return sorted(idx, key=lambda i: (-int(areas[i]), i))
-    if rule == 'large_on_top':
-        return sorted(idx, key=lambda i: (int(areas[i]), i))
-    if rule == 'first_on_top':
-        return idx[::-1]
-    if rule == 'last_on_top':
-        return idx
-    if rule == 'score_on_top':
-        return sorted(idx, key=lambda i: (float(scores[i]), i))
-    raise ValueError(f'unknown overlap rule {rule!r}; choose one of {", ".join(OVERLAP_RULES)}')
-
-
-def compose_semantic(masks: Sequence, class_indices: Sequence[int], height: int, width: int,
-                     overlap: str = 'small_on_top', ignore_index: int = 255) -> np.ndarray:
-    """The ``height x width`` uint8 semantic map of one image's object masks.
-
-    ``masks`` are :class:`~samrs_mm.annotate.backend.ObjectMask` objects (``rle``, ``area``,
-    ``bbox``, ``score``), ``class_indices[i]`` the label of ``masks[i]``. Pixels no mask covers
-    are ``ignore_index``; overlaps follow ``overlap`` (see :func:`paint_order`).
-    """
-    if len(masks) != len(class_indices):
-        raise ValueError(f'{len(masks)} masks but {len(class_indices)} class indices')
-    label = np.full((height, width), ignore_index, dtype=np.uint8)
-    areas = [int(m.area) for m in masks]
-    scores = [float(m.score) for m in masks]
-    for i in paint_order(areas, scores, overlap):
-        mask = masks[i]
-        if mask.area == 0:
-            continue
-        cls = int(class_indices[i])
-        if not 0 <= cls <= 255 or cls == ignore_index:
-            raise ValueError(f'class index {cls} cannot be stored in a uint8 label with ignore index {ignore_index}')
-        size = tuple(int(v) for v in mask.rle['size'])
-        if size != (height, width):
-            raise ValueError(f'mask of object {i} is {size[1]}x{size[0]}, the image {width}x{height}')
-        # Only the mask's bounding box can hold pixels: paint that window, not the whole image.
-        x, y, w, h = (int(round(v)) for v in mask.bbox)
-        label[y:y + h, x:x + w][decode_window(mask.rle, x, y, w, h)] = cls
-    return label
-
-
-def label_palette(classes: Sequence[str]) -> List[List[int]]:
-    """RGB colour per class index: the project's one palette (the SAMRS datasets use it too)."""
-    from ..datasets.samrs import make_palette
-    return make_palette(len(classes))
-
-
-def encode_gray_png(label: np.ndarray) -> bytes:
-    """PNG bytes of a 2-D uint8 array as an 8-bit gray image."""
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8), mode='L').save(buf, format='PNG')
-    return buf.getvalue()
-
-
-def encode_palette_png(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_color=(0, 0, 0)) -> bytes:
-    """PNG bytes of a 2-D uint8 index array as a palette ('P' mode) image.
-
-    Index ``k < len(palette)`` shows ``palette[k]``; 255 (unlabeled) shows ``ignore_color``.
-    """
-    from PIL import Image
-    table = np.zeros((256, 3), dtype=np.uint8)
-    if len(palette) > 255:
-        raise ValueError(f'a palette PNG holds at most 255 classes, got {len(palette)}')
-    if len(palette):
-        table[:len(palette)] = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
-    table[255] = ignore_color
-    img = Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8), mode='P')
-    img.putpalette(table.reshape(-1).tolist())
-    buf = io.BytesIO()
-    img.save(buf, format='PNG')
-    return buf.getvalue()
-
-
-def _encode_geotiff(label: np.ndarray, georef: dict, ignore_index: int) -> Optional[bytes]:
-    """GeoTIFF bytes of a label in the frame of ``georef``, or None without rasterio."""
-    try:
-        import rasterio
-        from rasterio.io import MemoryFile
-        from rasterio.transform import Affine
-    except ImportError:
-        return None
-    profile = dict(driver='GTiff', width=int(label.shape[1]), height=int(label.shape[0]), count=1,
-                   dtype='uint8', nodata=ignore_index, compress='deflate',
-                   transform=Affine(*georef['transform']))
-    if georef.get('crs'):
-        profile['crs'] = rasterio.crs.CRS.from_wkt(georef['crs'])
-    with MemoryFile() as mem:
-        with mem.open(**profile) as dst:
-            dst.write(label[None])
-        return mem.read()
 
 
 class AtomicFiles:
@@ -377,14 +263,14 @@ class LabelWriter:
             if self.copy_images == 'png':
                 if image is None:
                     raise ValueError("copy_images='png' needs the decoded image")
-                self.files.write_bytes(target, _encode_rgb_png(image))
+                self.files.write_bytes(target, encode_rgb_png(image))
             else:
                 self.files.place_file(record.image_path, target, self.copy_images)
         self.files.write_bytes(self.semantic_path(stem), encode_gray_png(label))
         if self.color:
             self.files.write_bytes(self.color_path(stem), encode_palette_png(label, self.palette[:len(self.classes)]))
         if self.geotiff and record.georef:
-            data = _encode_geotiff(label, record.georef, self.ignore_index)
+            data = encode_geotiff(label, record.georef, self.ignore_index)
             if data is not None:
                 self.files.write_bytes(self.geotiff_path(stem), data)
         objects = self.instance_entries(record, masks)
@@ -410,60 +296,3 @@ def _rasterio_available() -> bool:
     except ImportError:
         return False
 
-
-def _encode_rgb_png(image: np.ndarray) -> bytes:
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode='RGB').save(buf, format='PNG')
-    return buf.getvalue()
-
-
-def merge_annotations(work_dir: str, stems: Iterable[str], classes: Sequence[str], out_path: str,
-                      files: Optional[AtomicFiles] = None, description: str = 'samrs_mm SAM labels') -> Dict[str, Any]:
-    """Write the COCO json of the images ``stems`` (in that order) from their instance files.
-
-    Image ids count from 1 in the given order, annotation ids from 1 in image then object
-    order; category ids are ``class index + 1`` in class-list order. Objects whose mask is
-    empty are left out (COCO tools drop zero-area annotations anyway); their count is
-    returned. The file is written in one streaming pass, so memory stays flat.
-    Returns ``dict(images=..., annotations=..., empty_masks=..., class_counts=...)``.
-    """
-    files = files or AtomicFiles(osp.join(work_dir, TMP_DIR_NAME, f'pid{os.getpid()}'))
-    name_to_id = {name: i + 1 for i, name in enumerate(classes)}
-    categories = [dict(id=i + 1, name=name) for i, name in enumerate(classes)]
-    ann_tmp = temp_path(out_path + '.annotations', files.tmp_dir)
-    n_images = n_anns = n_empty = 0
-    class_counts = {name: 0 for name in classes}
-    compact = dict(separators=(',', ':'), ensure_ascii=False)
-    # Images and annotations are two lists of one json object: stream each into its own
-    # file in a single pass over the instance files, then join them.
-    with atomic_open(out_path, 'w', files.tmp_dir, encoding='utf-8') as f, \
-            open(ann_tmp, 'w+', encoding='utf-8') as fa:
-        f.write('{"info":' + json.dumps(dict(description=description, version='1.0'), **compact))
-        f.write(',"licenses":[]')
-        f.write(',"categories":' + json.dumps(categories, **compact))
-        f.write(',"images":[')
-        for image_id, stem in enumerate(stems, start=1):
-            data = read_instances(osp.join(work_dir, 'instances', stem + '.json'))
-            image = data['image']
-            entry = dict(id=image_id, file_name=image['file_name'], width=image['width'], height=image['height'])
-            f.write((',' if image_id > 1 else '') + json.dumps(entry, **compact))
-            n_images += 1
-            for obj in data['objects']:
-                if obj['area'] == 0:
-                    n_empty += 1
-                    continue
-                if obj['class_name'] not in name_to_id:
-                    raise ValueError(f'{stem}: class {obj["class_name"]!r} is not in the class list')
-                n_anns += 1
-                class_counts[obj['class_name']] += 1
-                ann = dict(id=n_anns, image_id=image_id, category_id=name_to_id[obj['class_name']],
-                           segmentation=obj['segmentation'], area=obj['area'], bbox=obj['bbox'], iscrowd=0,
-                           score=obj['score'], hbox=obj['hbox'], rbox=obj['rbox'], prompt=obj['prompt'])
-                fa.write((',' if n_anns > 1 else '') + json.dumps(ann, **compact))
-        f.write('],"annotations":[')
-        fa.seek(0)
-        shutil.copyfileobj(fa, f)
-        f.write(']}\n')
-    os.remove(ann_tmp)
-    return dict(images=n_images, annotations=n_anns, empty_masks=n_empty, class_counts=class_counts)

@@ -29,11 +29,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from . import box_backend as _box_backend  # noqa: F401  (registers 'box')
-from . import sam2_backend as _sam2_backend  # noqa: F401  (registers 'sam2')
-from . import sam3_backend as _sam3_backend  # noqa: F401  (registers 'sam3')
-from . import sam_backend as _sam_backend  # noqa: F401  (registers 'segment_anything')
-from . import sam_hq_backend as _sam_hq_backend  # noqa: F401  (registers 'sam_hq')
-from .backend import ANNOTATION_BACKENDS, AnnotateRequest, AnnotationBackend, ObjectMask
+from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, backend_class, backend_names
 from .prompts import PromptSpec, resolve_prompt_spec
 
 __all__ = ['ENGINE_DEFAULTS', 'EngineConfigError', 'AnnotationEngine', 'build_engine', 'check_engine_config',
@@ -69,7 +65,7 @@ def check_engine_config(cfg: Optional[Dict[str, Any]], overrides: Optional[Dict[
     """Merge ``cfg`` and ``overrides`` over :data:`ENGINE_DEFAULTS` and validate (no model is built).
 
     Raises :class:`EngineConfigError` (unknown key, bad value) or
-    :class:`~samrs_mm.annotate.prompts.PromptError` (bad prompt spec).
+    :class:`~samrs_mm.annotate.engine.prompts.PromptError` (bad prompt spec).
     """
     overrides = overrides or {}
     merged = dict(ENGINE_DEFAULTS)
@@ -79,9 +75,9 @@ def check_engine_config(cfg: Optional[Dict[str, Any]], overrides: Optional[Dict[
             raise EngineConfigError(f'unknown engine config key(s) {unknown}; valid keys: '
                                     f'{", ".join(ENGINE_DEFAULTS)}')
         merged.update({k: v for k, v in source.items() if k != 'type'})
-    if merged['backend'] not in ANNOTATION_BACKENDS:
+    if merged['backend'] not in backend_names():
         raise EngineConfigError(f"unknown backend {merged['backend']!r}; choose one of "
-                                f"{', '.join(ANNOTATION_BACKENDS)}")
+                                f"{', '.join(backend_names())}")
     ibs = merged['image_batch_size']
     if not isinstance(ibs, int) or isinstance(ibs, bool) or ibs < 1:
         raise EngineConfigError(f'image_batch_size must be an int >= 1, got {ibs!r}')
@@ -113,7 +109,7 @@ class AnnotationEngine:
 
     def __init__(self, cfg: Optional[Dict[str, Any]] = None, model=None, **overrides) -> None:
         self.cfg = check_engine_config(cfg, overrides)
-        backend_cls = ANNOTATION_BACKENDS[self.cfg['backend']]
+        backend_cls = backend_class(self.cfg['backend'])
         if model is None:
             self.backend: AnnotationBackend = backend_cls(self.cfg)
         else:
@@ -153,7 +149,7 @@ class AnnotationEngine:
     def annotate_record(self, record, image: Optional[np.ndarray] = None) -> List[ObjectMask]:
         """Masks of an :class:`~samrs_mm.structures.record.ImageRecord` (image loaded when not given)."""
         if image is None:
-            from ..sources.image_io import load_image
+            from ...sources.image_io import load_image
             image = load_image(record)
         return self.annotate(image, record.instances, source=record.source, name=record.image_path)
 

@@ -107,7 +107,7 @@ class MaskWindow:
     """Thresholded mask of one object on the window of the image where it can be non-zero.
 
     ``mask`` is a bool array (numpy; a torch tensor left on the GPU for CUDA inputs, so
-    that :func:`~samrs_mm.annotate.rle.window_to_rle` scans it there); its pixel ``(0, 0)``
+    that :func:`~samrs_mm.annotate.engine.rle.window_to_rle` scans it there); its pixel ``(0, 0)``
     is image pixel ``(top, left)``. An object with no positive logit has a ``(0, 0)`` mask.
     """
 

@@ -12,8 +12,8 @@ from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Type
 
 import numpy as np
 
-__all__ = ['ObjectMask', 'AnnotateRequest', 'AnnotationBackend', 'ANNOTATION_BACKENDS',
-           'register_backend']
+__all__ = ['ObjectMask', 'AnnotateRequest', 'AnnotationBackend', 'ANNOTATION_BACKENDS', 'backend_names',
+           'backend_class', 'register_backend']
 
 
 @dataclass
@@ -43,7 +43,7 @@ class ObjectMask:
 
     def decode(self) -> np.ndarray:
         """The full-image mask as an ``(H, W)`` bool array."""
-        from ..structures.rle import decode
+        from ...structures.rle import decode
         return decode(self.rle)
 
 
@@ -75,7 +75,7 @@ class AnnotationBackend:
     """Base of the labelling backends: config in, one :class:`ObjectMask` per instance out.
 
     A backend that decodes prompts in batches sets ``sizer`` to its
-    :class:`~samrs_mm.annotate.batch_size.PromptBatchSizer`; the runner then decides an
+    :class:`~samrs_mm.annotate.engine.batch_size.PromptBatchSizer`; the runner then decides an
     ``'auto'`` size once per work dir and keeps it for resumes and other ranks.
     """
 
@@ -101,6 +101,31 @@ class AnnotationBackend:
 
 
 ANNOTATION_BACKENDS: Dict[str, Type[AnnotationBackend]] = {}
+# The package whose import registers the SAM families' backends. The engine does not import
+# it at load time (the families are built from the engine's parts, so they sit downstream);
+# it is loaded by name on the first lookup, as mmengine registries load their ``locations``.
+FAMILIES_PACKAGE = 'samrs_mm.annotate.families'
+
+
+def _load_families() -> None:
+    import importlib
+    importlib.import_module(FAMILIES_PACKAGE)
+
+
+def backend_names() -> List[str]:
+    """Names of every registered backend (the SAM families' included), in registration order."""
+    _load_families()
+    return list(ANNOTATION_BACKENDS)
+
+
+def backend_class(name: str) -> Type[AnnotationBackend]:
+    """The backend class registered as ``name`` (``KeyError`` naming the valid ones otherwise)."""
+    if name not in ANNOTATION_BACKENDS:
+        _load_families()
+    try:
+        return ANNOTATION_BACKENDS[name]
+    except KeyError:
+        raise KeyError(f'unknown annotation backend {name!r}; registered: {", ".join(ANNOTATION_BACKENDS)}') from None
 
 
 def register_backend(name: str) -> Callable[[Type[AnnotationBackend]], Type[AnnotationBackend]]:

@@ -3,11 +3,11 @@
 HQ-SAM is SAM (same ViT encoder, same input frame, same prompt encoder and two-step
 post-processing) with a decoder that has one more output token, the HQ token, whose mask is
 computed on features that also read the output of the encoder's first global-attention
-block. So the backend is :class:`~samrs_mm.annotate.sam_backend.SamBackend` with:
+block. So the backend is :class:`~samrs_mm.annotate.families.sam.SamBackend` with:
 
 * the encoder returning that block's output as well (``ChunkedImageEncoder(interm=True)``,
   global attention still chunked over heads on CPU);
-* :class:`~samrs_mm.annotate.decoder.HQPromptBatchDecoder`: the first block's image side
+* :class:`~samrs_mm.annotate.engine.decoder.HQPromptBatchDecoder`: the first block's image side
   shared as for SAM, the HQ feature map computed once per image instead of once per call;
 * ``hq_token_only`` from the engine config (False: SAM's mask plus the HQ mask, the
   predictor's default; True: the HQ mask alone). With ``multimask_output=True`` HQ-SAM's own
@@ -19,10 +19,10 @@ docs/annotate_engine.md.
 """
 from __future__ import annotations
 
-from .backend import register_backend
-from .decoder import HQPromptBatchDecoder
-from .encoder import ChunkedImageEncoder
-from .sam_backend import SamBackend
+from ..engine.backend import register_backend
+from ..engine.decoder import HQPromptBatchDecoder
+from ..engine.encoder import ChunkedImageEncoder
+from .sam import SamBackend
 
 __all__ = ['SamHQBackend']
 

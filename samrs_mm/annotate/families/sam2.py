@@ -1,23 +1,23 @@
 """The ``sam2`` backend: SAM 2.1 masks, faithful to ``SAM2ImagePredictor.predict``.
 
 What differs from SAM, and how the shared pipeline of
-:class:`~samrs_mm.annotate.sam_backend.SamBackend` handles it:
+:class:`~samrs_mm.annotate.families.sam.SamBackend` handles it:
 
 * **Input frame.** ``SAM2Transforms`` stretches the image to a 1024 x 1024 square
   (``torchvision`` resize, antialiased, on the CPU; ImageNet normalisation), without
   padding; point and box coordinates are divided by the image width / height and multiplied
-  by 1024 in float32 (:class:`~samrs_mm.annotate.prompts.SquareFrame`). Mask prompts are
+  by 1024 in float32 (:class:`~samrs_mm.annotate.engine.prompts.SquareFrame`). Mask prompts are
   built in that square frame and resized to 256 x 256 as for SAM.
 * **Encoder.** ``SAM2Base.forward_image`` (Hiera trunk + FPN neck, the two high-resolution
   maps projected by the decoder's ``conv_s0`` / ``conv_s1``), ``no_mem_embed`` added to the
   lowest-resolution map, exactly as ``set_image_batch``; several images at once.
-* **Decoder.** :class:`~samrs_mm.annotate.decoder.Sam2PromptBatchDecoder`: boxes become two
+* **Decoder.** :class:`~samrs_mm.annotate.engine.decoder.Sam2PromptBatchDecoder`: boxes become two
   corner points before the other points, the first block's image side is shared, the
   high-resolution maps join the upscaling, and the single-mask output falls back to the best
   multimask output when its stability score is below 0.98 (``build_sam2``'s default).
 * **Post-processing.** One bilinear resize from 256 x 256 to the image size
   (``SAM2Transforms.postprocess_masks``), windowed and exact as SAM's two steps
-  (:class:`~samrs_mm.annotate.upsample.WindowedMaskUpsampler` with ``padded_size=None``);
+  (:class:`~samrs_mm.annotate.engine.upsample.WindowedMaskUpsampler` with ``padded_size=None``);
   threshold 0. The predictor's optional hole / speck clean-up is off by default
   (``max_hole_area = max_sprinkle_area = 0``), as here.
 
@@ -31,11 +31,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .backend import register_backend
-from .decoder import Sam2PromptBatchDecoder
-from .prompts import SquareFrame
-from .sam_backend import SamBackend
-from .upsample import WindowedMaskUpsampler
+from ..engine.backend import register_backend
+from ..engine.decoder import Sam2PromptBatchDecoder
+from ..engine.prompts import SquareFrame
+from ..engine.upsample import WindowedMaskUpsampler
+from .sam import SamBackend
 
 __all__ = ['Sam2Backend', 'sam2_features']
 

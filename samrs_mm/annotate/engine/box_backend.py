@@ -6,13 +6,13 @@ setting of the engine config: ``'hbox'``, ``'rhbox'``, ``'rbox'`` (the rotated b
 horizontal box for instances without one), ``'quad'`` (the source's quadrilateral as
 given), a mask prompt name (``'rbox_mask'`` fills its region) or ``'auto'`` (the paper's
 rule, H-Box or RH-Box by source). Pixels are filled by the rule of
-:mod:`samrs_mm.annotate.raster`.
+:mod:`samrs_mm.annotate.engine.raster`.
 """
 from __future__ import annotations
 
 from typing import Iterator, Sequence, Tuple
 
-from ..structures.rle import encode_window
+from ...structures.rle import encode_window
 from .backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
 from .prompts import ObjectGeometry, PromptError, resolve_prompt_spec
 from .raster import fill_polygon
