@@ -22,6 +22,7 @@ ORIGIN = (540000.0, 3850000.0)
 
 def main(argv=None):
     """Write ``scene.tif`` and ``boxes.gpkg`` into ``--out-dir``."""
+    from samrs_mm.scenes.vectors import fixed_gpkg_timestamp
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--image', required=True)
     parser.add_argument('--labels', required=True, help='the DOTA label file of the image')
@@ -53,7 +54,8 @@ def main(argv=None):
         xs, ys = transform * (inst.quad[:, 0], inst.quad[:, 1])
         polygons.append(Polygon(np.stack([xs, ys], axis=-1)))
     boxes = geopandas.GeoDataFrame({'class': [i.class_name for i in record.instances]}, geometry=polygons, crs=CRS)
-    boxes.to_crs('EPSG:4326').to_file(osp.join(args.out_dir, 'boxes.gpkg'), engine='pyogrio')
+    with fixed_gpkg_timestamp():  # the same file on every run
+        boxes.to_crs('EPSG:4326').to_file(osp.join(args.out_dir, 'boxes.gpkg'), engine='pyogrio')
     print(f'{scene}: {image.shape[1]} x {image.shape[0]} px, {gsd} m, {CRS}; '
           f'{len(polygons)} boxes in {osp.join(args.out_dir, "boxes.gpkg")} (EPSG:4326)')
 

@@ -63,6 +63,23 @@ def box_polygon(hbox: Sequence[float], transform: Sequence[float]):
     return _corners_to_polygon(np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]), transform)
 
 
+# GeoPackage records when each table last changed; GDAL writes the wall-clock time unless this
+# option names one. A fixed time keeps a rerun's or a resumed run's files byte-identical.
+GPKG_TIMESTAMP = '2000-01-01T00:00:00.000Z'
+
+
+@contextlib.contextmanager
+def fixed_gpkg_timestamp():
+    """GeoPackages written inside this block carry :data:`GPKG_TIMESTAMP` as their change time."""
+    from pyogrio import get_gdal_config_option, set_gdal_config_options
+    before = get_gdal_config_option('OGR_CURRENT_DATE')
+    set_gdal_config_options({'OGR_CURRENT_DATE': GPKG_TIMESTAMP})
+    try:
+        yield
+    finally:
+        set_gdal_config_options({'OGR_CURRENT_DATE': before})
+
+
 class FeatureWriter:
     """One GeoPackage layer written in chunks (see the module docstring).
 
@@ -103,8 +120,9 @@ class FeatureWriter:
         frame = geopandas.GeoDataFrame(pandas.DataFrame(self._rows, columns=self.columns),
                                        geometry=geopandas.GeoSeries(self._geoms, crs=self.crs), crs=self.crs)
         try:
-            write_dataframe(frame, self.tmp_path, layer=self.layer, driver='GPKG', append=self._written > 0,
-                            promote_to_multi=True, geometry_type='MultiPolygon')
+            with fixed_gpkg_timestamp():
+                write_dataframe(frame, self.tmp_path, layer=self.layer, driver='GPKG', append=self._written > 0,
+                                promote_to_multi=True, geometry_type='MultiPolygon')
         except Exception as exc:  # noqa: BLE001
             raise (gdal_storage_error(exc, self.out_path) or exc) from None
         self._written += len(self._rows)
