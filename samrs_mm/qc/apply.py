@@ -3,7 +3,8 @@
 Per image: ``semantic/<stem>.png`` recomposed from the KEPT masks with the run's overlap rule,
 ``instances/<stem>.json`` without the flagged objects (mode ``drop``) or with ``ignore: true``
 on them (mode ``ignore``), then ``annotations.json`` (COCO; flagged objects left out, or kept
-with ``iscrowd=1`` and ``ignore=1``, which mmdet's ``CocoDataset`` reads as ignored).
+with ``iscrowd=1``, which mmdet's ``CocoDataset`` reads as ``ignore_flag=1``; not COCO's
+``ignore=1``, which it reads as "leave the object out").
 
 Why recompose instead of blanking the pixels the flagged objects won: a leaking mask painted
 over a good one hid that object's pixels; blanking them would remove good labels with the bad
@@ -124,7 +125,7 @@ class FilteredWriter:
                     ignored = int(bool(obj.get('ignore')))
                     ann = dict(id=n_ann, image_id=image_id, category_id=cat[obj['class_name']],
                                segmentation=obj['segmentation'], area=obj['area'], bbox=obj['bbox'], iscrowd=ignored,
-                               ignore=ignored, score=obj.get('score'), hbox=obj.get('hbox'), rbox=obj.get('rbox'),
+                               score=obj.get('score'), hbox=obj.get('hbox'), rbox=obj.get('rbox'),
                                prompt=obj.get('prompt'))
                     ann.update({k: obj[k] for k in QUALITY_FIELDS + ('qc_reasons',) if k in obj})
                     fa.write((',' if n_ann > 1 else '') + json.dumps(ann, **compact))
