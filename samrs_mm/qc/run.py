@@ -10,6 +10,7 @@ import json
 import os
 import os.path as osp
 import sys
+import time
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -63,6 +64,10 @@ def _load_rgb(path: Optional[str]) -> Optional[np.ndarray]:
             return np.asarray(img.convert('RGB'))
     except OSError:
         return None  # the gallery shows the mask on gray; the QC numbers do not need the image
+
+
+def _short(value) -> str:
+    return '-' if value is None else f'{value:.2f}'
 
 
 def _fmt(value) -> str:
@@ -126,6 +131,7 @@ def run_label_qc(work_dir: str, out_dir: Optional[str] = None, thresholds: Optio
         bar = tqdm(total=len(folder), desc='label QC', unit='img', file=sys.stderr, mininterval=1.0,
                    disable=len(folder) < 50)
     csv_path = osp.join(out_dir, 'objects.csv')
+    started = time.perf_counter()
     with atomic_open(csv_path, 'w', newline='', encoding='utf-8') as fcsv:
         table = csv.writer(fcsv, lineterminator='\n')
         table.writerow(CSV_COLUMNS)
@@ -164,7 +170,9 @@ def run_label_qc(work_dir: str, out_dir: Optional[str] = None, thresholds: Optio
                 rgb = _load_rgb(image.image_path)
                 for value, obj, signals, reasons, window, wx, wy in candidates:
                     caption = (f'{image.stem} #{obj.id} {obj.class_name}\n{",".join(reasons)}\n'
-                               + ' '.join(f'{k[:4]}={_fmt(signals.get(k)) or "-"}' for k in ('score', 'box_fill')))
+                               + ' '.join(f'{k}={_short(signals.get(v))}' for k, v in (('score', 'score'),
+                                                                                      ('fill', 'box_fill'),
+                                                                                      ('stab', 'stability'))))
                     gallery.push(value, dict(thumb=render_thumbnail(rgb, window, wx, wy, obj.hbox, obj.rbox),
                                              caption=caption, image=image.stem, id=obj.id, reasons=reasons))
             lp, op, diff = _overlap_report(image, windows, folder.overlap, rules)
@@ -203,12 +211,14 @@ def run_label_qc(work_dir: str, out_dir: Optional[str] = None, thresholds: Optio
         summary['apply'] = dict(mode=apply_mode, out_dir=apply_dir, annotations=coco,
                                 removed={c: n for c, n in writer.removed.items() if n},
                                 removed_total=sum(writer.removed.values()), kept=sum(writer.kept.values()))
+    streamed = time.perf_counter()
     hist_pages, gallery_pages = [], []
     if pages:
         hist_pages = write_histogram_pages(hists, thresholds, out_dir)
         gallery_pages = write_gallery_pages(gallery.worst_first(), out_dir)
         summary['worst'] = [dict(image=i['image'], id=i['id'], reasons=i['reasons']) for i in gallery.worst_first()]
         summary['pages'] = dict(histograms=hist_pages, gallery=gallery_pages, index=osp.join(out_dir, 'index.html'))
+    summary['seconds'] = dict(stream=round(streamed - started, 3), pages=round(time.perf_counter() - streamed, 3))
     atomic_write(osp.join(out_dir, 'summary.json'), (json.dumps(summary, indent=2) + '\n').encode('utf-8'))
     if pages:
         write_index_html(osp.join(out_dir, 'index.html'), summary, hist_pages, gallery_pages)
