@@ -30,7 +30,7 @@ def _plant(kind: str, mask: np.ndarray, hbox) -> np.ndarray:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         out = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
     elif kind == 'sliver':  # a thin band across the object is all SAM kept
-        rows = max(1, int(round(0.1 * (y2 - y1))))
+        rows = max(1, int(round(0.05 * (y2 - y1))))
         mid = (y1 + y2) // 2
         out[:] = False
         out[mid:mid + rows] = mask[mid:mid + rows]
