@@ -13,6 +13,7 @@ flagged objects, and pixels only flagged objects covered become 255 (ignored) ei
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import os.path as osp
@@ -134,4 +135,6 @@ class FilteredWriter:
             shutil.copyfileobj(fa, f)
             f.write(']}\n')
         os.remove(ann_path)
+        with contextlib.suppress(OSError):  # left only when empty: nothing half-written remains
+            os.rmdir(self.tmp_dir)
         return path
