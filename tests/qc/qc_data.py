@@ -7,7 +7,6 @@ those with the right reason and leave the real masks alone. Written with the ann
 own :class:`~samrs_mm.annotate.writers.LabelWriter`, so the layout is the real one.
 """
 import json
-import os  # noqa: F401
 import os.path as osp
 from types import SimpleNamespace
 
