@@ -89,7 +89,7 @@ class SAMRSInstanceDataset(CocoDataset):
     def object_info(self, obj) -> dict:
         """One object of a listed image as an mmdet instance (box and area from its mask)."""
         return dict(bbox=obj.hbox, bbox_label=obj.class_index, mask=obj.rle,
-                    ignore_flag=int(self.ignore_difficult and obj.difficult))
+                    ignore_flag=int(obj.ignore or (self.ignore_difficult and obj.difficult)))
 
     def seg_map_path(self, name: str):
         """The semantic label file of a listed image (none for instance segmentation)."""

@@ -55,6 +55,7 @@ class SAMRSObject:
     source_rbox: Optional[np.ndarray] = None   # le90 rotated box of the source annotation
     source_hbox: Optional[np.ndarray] = None   # horizontal box of the source annotation
     difficult: bool = False
+    ignore: bool = False                       # set by label QC's --apply --apply-mode ignore
 
     @property
     def hbox(self) -> List[float]:
@@ -151,7 +152,8 @@ def _raw_objects(path: str) -> Tuple[dict, List[dict]]:
             raise ValueError(f'{path}: not an instances/<stem>.json of tools/samrs_annotate.py '
                              '(no "objects" list)')
         raw = [dict(name=o.get('class_name'), label=None, rle=o.get('segmentation'), rbox=o.get('rbox'),
-                    hbox=o.get('hbox'), difficult=bool(o.get('difficult', False))) for o in data['objects']]
+                    hbox=o.get('hbox'), difficult=bool(o.get('difficult', False)),
+                    ignore=bool(o.get('ignore', False))) for o in data['objects']]
         return dict(data.get('image') or {}), raw
     try:
         data = _load_pickle(path)
@@ -216,7 +218,8 @@ def read_object_file(path: str, classes: Sequence[str]) -> SAMRSImageObjects:
             raise ValueError(f'{path}: {where}: unreadable box ({exc})') from None
         result.objects.append(SAMRSObject(
             class_index=index, rle=rles[k], area=int(areas[k]), bbox=tuple(float(v) for v in bboxes[k]),
-            source_rbox=source_rbox, source_hbox=source_hbox, difficult=obj['difficult']))
+            source_rbox=source_rbox, source_hbox=source_hbox, difficult=obj['difficult'],
+            ignore=obj.get('ignore', False)))
     return result
 
 

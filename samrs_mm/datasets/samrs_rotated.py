@@ -92,7 +92,7 @@ class SAMRSRotatedDataset(BaseDataset):
                 stand_ins += horizontal
                 instances.append(dict(bbox=[float(v) for v in G.rbox_to_quad(rbox).reshape(8)],
                                       bbox_label=obj.class_index,
-                                      ignore_flag=int(self.ignore_difficult and obj.difficult)))
+                                      ignore_flag=int(obj.ignore or (self.ignore_difficult and obj.difficult))))
             data_list.append(dict(img_path=img_path, img_id=name, file_name=osp.basename(img_path),
                                   height=int(info.height), width=int(info.width), instances=instances))
         note = (f'; {stand_ins} had only a horizontal box in their annotation, used at angle 0 '
