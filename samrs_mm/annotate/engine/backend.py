@@ -8,7 +8,7 @@ A backend turns one or more images with their detection instances into one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Type
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
@@ -27,6 +27,9 @@ class ObjectMask:
         area: number of mask pixels.
         bbox: COCO ``(x, y, w, h)`` of the mask (``pycocotools.mask.toBbox``), zeros if empty.
         prompt: the prompt spec (or box region) that produced the mask, e.g. ``'hbox'``.
+        stability: SAM's stability score of the mask's low-resolution logits
+            (:func:`~samrs_mm.structures.mask_quality.stability_score`); None without logits
+            (the ``box`` backend).
     """
 
     index: int
@@ -35,6 +38,7 @@ class ObjectMask:
     area: int
     bbox: Tuple[float, float, float, float]
     prompt: str
+    stability: Optional[float] = None
 
     @property
     def empty(self) -> bool:

@@ -151,6 +151,12 @@ class WindowedMaskUpsampler:
         self.cols = _axis_taps(lowres_size, padded_size, valid[1], self.original_size[1])
         self._torch_taps = {}
 
+    def valid_lowres(self) -> Tuple[int, int]:
+        """Rows and columns of the low-res logits that cover the image (not the encoder's padding)."""
+        if self.padded_size is None:
+            return self.lowres_size, self.lowres_size
+        return tuple(-(-int(v) * self.lowres_size // self.padded_size) for v in self.input_size)
+
     def _taps_on(self, device: torch.device):
         """Step-2 indices and weights as tensors on ``device`` (cached)."""
         key = str(device)

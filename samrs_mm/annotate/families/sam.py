@@ -34,6 +34,7 @@ from typing import Dict, Iterator, Sequence, Tuple
 import numpy as np
 import torch
 
+from ...structures.mask_quality import stability_score
 from ...structures.rle import empty_rle
 from ..engine.backend import AnnotateRequest, AnnotationBackend, ObjectMask, register_backend
 from ..engine.batch_size import PromptBatchSizer
@@ -271,6 +272,10 @@ class SamBackend(AnnotationBackend):
                 low_res, iou = self.decoder.decode(batch, self.multimask_output)
             low_res, scores = self._select(low_res.float(), iou.float())
             low_res = self._family_clean_low_res(low_res)
+            # SAM's stability score on the logits the mask comes from (no extra model call),
+            # over the low-res cells that cover the image.
+            rows, cols = upsampler.valid_lowres()
+            stability = stability_score(low_res[:, :rows, :cols], upsampler.threshold).tolist()
             if encoder is None:
                 extents = upsampler.positive_extents(low_res)
                 scores = scores.cpu().numpy()
@@ -284,7 +289,8 @@ class SamBackend(AnnotationBackend):
                 results = encoder.encode(low_res, scores)
                 self.timings['masks'] += time.perf_counter() - t1
                 for j, (rle, area, bbox, score) in enumerate(results):
-                    yield ObjectMask(index=start + j, rle=rle, score=score, area=area, bbox=bbox, prompt=key)
+                    yield ObjectMask(index=start + j, rle=rle, score=score, area=area, bbox=bbox, prompt=key,
+                                     stability=stability[j])
                 start = stop
                 continue
             for j in range(stop - start):
@@ -297,7 +303,7 @@ class SamBackend(AnnotationBackend):
                 # Only our own work counts, not the consumer's between two yields.
                 self.timings['masks'] += time.perf_counter() - t2
                 yield ObjectMask(index=start + j, rle=rle, score=float(scores[j]), area=area, bbox=bbox,
-                                 prompt=key)
+                                 prompt=key, stability=stability[j])
             start = stop
 
     @staticmethod

@@ -8,6 +8,7 @@ import shutil
 from typing import Any, Dict, Iterable, Optional, Sequence
 
 from ...fileio import atomic_open, temp_path
+from ...structures.mask_quality import QUALITY_FIELDS
 from .writer import TMP_DIR_NAME, AtomicFiles, read_instances
 
 __all__ = ['merge_annotations']
@@ -55,6 +56,8 @@ def merge_annotations(work_dir: str, stems: Iterable[str], classes: Sequence[str
                 ann = dict(id=n_anns, image_id=image_id, category_id=name_to_id[obj['class_name']],
                            segmentation=obj['segmentation'], area=obj['area'], bbox=obj['bbox'], iscrowd=0,
                            score=obj['score'], hbox=obj['hbox'], rbox=obj['rbox'], prompt=obj['prompt'])
+                # The quality signals, where the instance file has them (files of format 1 do not).
+                ann.update({key: obj[key] for key in QUALITY_FIELDS if key in obj})
                 fa.write((',' if n_anns > 1 else '') + json.dumps(ann, **compact))
         f.write('],"annotations":[')
         fa.seek(0)

@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from ...fileio import atomic_write, temp_path
-from ...structures.rle import text_rle
+from ...structures.mask_quality import GEOMETRIC_FIELDS, prompt_agreement
+from ...structures.rle import decode_window, text_rle
 from .semantic import (
     OVERLAP_RULES,
     compose_semantic,
@@ -31,10 +32,11 @@ from .semantic import (
 from .vector import encode_geojson, vector_problem
 
 __all__ = ['COPY_MODES', 'INSTANCES_FORMAT_VERSION', 'TMP_DIR_NAME', 'AtomicFiles', 'ImageResult', 'LabelWriter',
-           'read_instances']
+           'quality_signals', 'read_instances']
 
 COPY_MODES = (None, 'copy', 'link', 'symlink', 'png')
-INSTANCES_FORMAT_VERSION = 1
+# 2: every object carries the quality signals of structures.mask_quality.QUALITY_FIELDS.
+INSTANCES_FORMAT_VERSION = 2
 TMP_DIR_NAME = '.tmp'
 
 
@@ -93,6 +95,25 @@ def _floats(values) -> Optional[List[float]]:
     if values is None:
         return None
     return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+
+
+def quality_signals(mask, inst) -> Dict[str, Any]:
+    """The :data:`~samrs_mm.structures.mask_quality.QUALITY_FIELDS` of one object's mask, json-ready.
+
+    The geometric ones are measured on the mask's bounding window against the record's boxes;
+    floats are kept to 6 decimals (the stability follows the decoder's last float bits, as the
+    score does).
+    """
+    x, y, w, h = (int(round(v)) for v in mask.bbox)
+    window = decode_window(mask.rle, x, y, w, h) if mask.area else np.zeros((0, 0), dtype=bool)
+    rbox = None if inst.rbox is None else np.asarray(inst.rbox, dtype=np.float64)
+    signals = prompt_agreement(window, np.asarray(inst.hbox, dtype=np.float64), rbox, offset=(x, y))
+    stability = getattr(mask, 'stability', None)
+    out: Dict[str, Any] = dict(stability=None if stability is None else round(float(stability), 6))
+    for key in GEOMETRIC_FIELDS:
+        value = signals[key]
+        out[key] = value if value is None or key == 'parts' else round(float(value), 6)
+    return out
 
 
 def read_instances(path: str) -> dict:
@@ -219,10 +240,10 @@ class LabelWriter:
 
     # ---- writing --------------------------------------------------------------------------
     def instance_entries(self, record, masks: Sequence) -> List[dict]:
-        """The per-object dicts of ``instances/<stem>.json``."""
+        """The per-object dicts of ``instances/<stem>.json``, with each mask's quality signals."""
         entries = []
         for k, (inst, mask) in enumerate(zip(record.instances, masks)):
-            entries.append(dict(
+            entry = dict(
                 id=k,
                 class_name=self.classes[inst.class_index],
                 class_index=int(inst.class_index),
@@ -238,7 +259,9 @@ class LabelWriter:
                 # batch composition, which must not change the files (resume, shards).
                 score=round(float(mask.score), 6),
                 prompt=str(mask.prompt),
-            ))
+            )
+            entry.update(quality_signals(mask, inst))
+            entries.append(entry)
         return entries
 
     def write(self, record, masks: Sequence, fingerprint: str, image: Optional[np.ndarray] = None) -> ImageResult:
