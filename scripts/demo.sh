@@ -28,7 +28,7 @@ logged() {
 rm -rf "$OUT"
 mkdir -p "$OUT/logs"
 
-step "1/9 crop large images into patches (DOTA-v2 1024/gap 200, FAIR1M 600/gap 200)"
+step "1/10 crop large images into patches (DOTA-v2 1024/gap 200, FAIR1M 600/gap 200)"
 "$PY" tools/split_images.py --source dota --preset dota-v2 --ann-dir demo/data/dota/labelTxt \
     --img-dir demo/data/dota/images --out-dir "$OUT/split/dota"
 "$PY" tools/split_images.py --source fair1m --preset fair1m --ann-dir demo/data/fair1m/labelXml \
@@ -36,10 +36,10 @@ step "1/9 crop large images into patches (DOTA-v2 1024/gap 200, FAIR1M 600/gap 2
 
 if [[ -n "${SAM_CHECKPOINT:-}" ]]; then
     export SAM_BACKEND=segment_anything
-    step "2/9 label every object with SAM ($SAM_CHECKPOINT)"
+    step "2/10 label every object with SAM ($SAM_CHECKPOINT)"
 else
     export SAM_BACKEND=box
-    step "2/9 label every object: no SAM_CHECKPOINT set, so the 'box' baseline fills each box"
+    step "2/10 label every object: no SAM_CHECKPOINT set, so the 'box' baseline fills each box"
     echo "     (set SAM_CHECKPOINT=/path/to/sam_vit_h_4b8939.pth to use Segment Anything)"
 fi
 export DOTA_SPLIT_ROOT="$OUT/split/dota" FAIR1M_SPLIT_ROOT="$OUT/split/fair1m"
@@ -48,10 +48,13 @@ for config in sota_dotav2-1024_hbox sior_dior_hbox fast_fair1m2-600_rhbox; do
     "$PY" tools/samrs_annotate.py "configs/annotate/$config.py"
 done
 
-step "3/9 train/val split lists (25% validation: the demo sets are tiny)"
+step "3/10 label QC of the SOTA labels: quality signals per object, flags, report pages (docs/label_qc.md)"
+"$PY" tools/label_qc.py "$OUT/samrs/sota" --no-progress 2>/dev/null | tail -n 1 | sed 's/^/     /'
+
+step "4/10 train/val split lists (25% validation: the demo sets are tiny)"
 "$PY" tools/make_splits.py "$OUT/samrs/sota" "$OUT/samrs/sior" "$OUT/samrs/fast" --val-ratio 0.25
 
-step "4/9 SEP pre-training: $ITERS iterations of configs/sep/upernet_r50.py (ResNet-18 override) on CPU"
+step "5/10 SEP pre-training: $ITERS iterations of configs/sep/upernet_r50.py (ResNet-18 override) on CPU"
 export SAMRS_DATA_ROOT="$OUT/samrs"
 SMALL_MODEL=(model.pretrained=None model.backbone.depth=18 "model.decode_head.in_channels=[64,128,256,512]"
              model.decode_head.channels=128 model.auxiliary_head.in_channels=256 model.auxiliary_head.channels=64)
@@ -65,7 +68,7 @@ logged sep_train "$PY" tools/train.py configs/sep/upernet_r50.py --work-dir "$OU
 grep -E 'Iter\(train\)' "$OUT/logs/sep_train.log" | tail -n 1 | sed -E 's/^.*(Iter\(train\))/     \1/' | cut -c1-160 || true
 echo "     checkpoint: $OUT/sep/iter_$ITERS.pth (full log: $OUT/logs/sep_train.log)"
 
-step "5/9 evaluate: mIoU per SAMRS subset and their average (paper Table 9 layout)"
+step "6/10 evaluate: mIoU per SAMRS subset and their average (paper Table 9 layout)"
 logged sep_test "$PY" tools/test.py configs/sep/upernet_r50.py "$OUT/sep/iter_$ITERS.pth" --work-dir "$OUT/test" \
     --cfg-options "${SMALL_MODEL[@]}" test_dataloader.num_workers=0 test_dataloader.persistent_workers=False
 # The Table-9 summary (one row per subset, then the average) and the metric line.
@@ -73,7 +76,7 @@ sed -n '/per subset results/,/^$/p' "$OUT/logs/sep_test.log" | grep -E '^\+|^\|'
 grep -E 'Iter\(test\)' "$OUT/logs/sep_test.log" | tail -n 1 | sed -E 's/^.*(Iter\(test\))/     \1/' | tr -s ' ' | cut -c1-400 || true
 echo "     (full log: $OUT/logs/sep_test.log)"
 
-step "6/9 a whole georeferenced scene: its boxes (WGS84) labelled window by window, then the SEP model's SOTA head streamed over it"
+step "7/10 a whole georeferenced scene: its boxes (WGS84) labelled window by window, then the SEP model's SOTA head streamed over it"
 "$PY" demo/make_demo_scene.py --image demo/data/dota/images/D0001.png --labels demo/data/dota/labelTxt/D0001.txt \
     --out-dir "$OUT/scene" | sed 's/^/     /'
 "$PY" tools/annotate_scene.py configs/annotate/scene_sota_hbox.py --image "$OUT/scene/scene.tif" \
@@ -100,7 +103,7 @@ SMALL_MASK=(model.roi_head.mask_roi_extractor.out_channels=32 model.roi_head.mas
             model.roi_head.mask_head.conv_out_channels=32)
 metric_line() { grep -E "$2" "$OUT/logs/$1.log" | tail -n 1 | sed -E 's/^.*(Epoch\(val\))/     \1/' | tr -s ' ' | cut -c1-220 || true; }
 
-step "7/9 instance segmentation: configs/instance/mask-rcnn_r50_fpn_1x_sota.py (ResNet-18 override), 1 epoch on the SOTA instances + COCO bbox / segm on val"
+step "8/10 instance segmentation: configs/instance/mask-rcnn_r50_fpn_1x_sota.py (ResNet-18 override), 1 epoch on the SOTA instances + COCO bbox / segm on val"
 INSTANCE=configs/instance/mask-rcnn_r50_fpn_1x_sota.py
 # The 1024 x 1024 SOTA patches at half size (the pipelines' Resize steps) keep this step short.
 HALF=(train_dataloader.dataset.pipeline.2.scale_factor=0.5 val_dataloader.dataset.pipeline.1.scale_factor=0.5)
@@ -109,13 +112,13 @@ logged instance "$PY" tools/train.py "$INSTANCE" --work-dir "$OUT/instance" \
 metric_line instance 'Epoch\(val\).*coco/bbox_mAP'
 echo "     checkpoint: $OUT/instance/epoch_1.pth (test it: tools/test.py $INSTANCE CKPT; log: $OUT/logs/instance.log)"
 
-step "8/9 rotated detection: configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py (ResNet-18 override), 1 epoch on the FAST R-Boxes + DOTA mAP on val"
+step "9/10 rotated detection: configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py (ResNet-18 override), 1 epoch on the FAST R-Boxes + DOTA mAP on val"
 ROTATED=configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py
 logged rotated "$PY" tools/train.py "$ROTATED" --work-dir "$OUT/rotated" --cfg-options "${SMALL_DET[@]}"
 metric_line rotated 'Epoch\(val\).*dota/mAP'
 echo "     checkpoint: $OUT/rotated/epoch_1.pth (log: $OUT/logs/rotated.log)"
 
-step "9/9 overlay picture of the generated labels"
+step "10/10 overlay picture of the generated labels"
 "$PY" tools/visualize_labels.py "$OUT/samrs/sota" --num 1 --out-dir "$OUT/overlays"
 
 cat <<MSG
