@@ -1,7 +1,9 @@
-"""Tiny synthetic segmentation data for tests: random-colour images with painted shapes."""
+"""Tiny synthetic data for tests (random-colour images with painted shapes, SAMRS-like trees), and
+the tests' configs: the shipped smoke configs (configs/smoke/) with the data roots and sizes of a test."""
 import os
 import os.path as osp
 import re
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -65,7 +67,9 @@ def write_smoke_config(path, name, repo_root, env=None, options=None, extra_impo
     cfg.merge_from_dict(dict(options or {}))
     if extra_imports:
         cfg.custom_imports.imports = list(cfg.custom_imports.imports) + list(extra_imports)
-    cfg.dump(path)
+    # The text unformatted: yapf's passes would cost ~2 s a config (tests/tool_env does the same).
+    with mock.patch('mmengine.config.config.FormatCode', lambda text, **kwargs: (text, False)):
+        cfg.dump(path)
     return path
 
 
