@@ -202,13 +202,14 @@ def write_samrs_object_subsets(root, subsets=('sota', 'sior', 'fast'), num_train
 
 def write_tiny_finetune_config(path, repo_root, data_root, max_iters=4, batch_size=2,
                                extra_imports=(), extra='', num_workers=0, ckpt_interval=None,
-                               width=64, val_interval=None):
+                               width=64, val_interval=None, base=None, options=None):
     """configs/smoke/finetune_potsdam.py on ``data_root`` in the Potsdam layout
-    (``write_image_folder_dataset(..., num_classes=6)`` writes one); ``width`` as for SEP."""
-    options = dict(_schedule(max_iters, val_interval, ckpt_interval), **_resnet_width(width))
+    (``write_image_folder_dataset(..., num_classes=6)`` writes one); ``width`` as for SEP; ``base``
+    (under configs/) another Potsdam row (e.g. its ``-sep`` one), ``options`` more overrides."""
+    options = dict(_schedule(max_iters, val_interval, ckpt_interval), **_resnet_width(width), **(options or {}))
     options.update({'train_dataloader.batch_size': batch_size, 'train_dataloader.num_workers': num_workers})
     return write_smoke_config(path, 'finetune_potsdam', repo_root, env={'POTSDAM_ROOT': data_root},
-                              options=options, extra_imports=extra_imports, extra=extra)
+                              options=options, extra_imports=extra_imports, extra=extra, base=base)
 
 
 def write_tiny_mtp_config(path, repo_root, data_root, max_iters=2, batch_size=3, mode='avg',
