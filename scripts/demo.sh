@@ -85,36 +85,20 @@ logged scene_infer "$PY" tools/infer_scene.py configs/sep/upernet_r50.py "$OUT/s
     --subset sota --out-dir "$OUT/scene/predicted" --no-progress --cfg-options "${SMALL_MODEL[@]}"
 grep -E '^\[infer_scene\]' "$OUT/logs/scene_infer.log" | sed 's/^/     /'
 
-# Detectors shrunk for the CPU: ResNet-18 with 16-channel stages, 32-channel FPN and heads,
-# fewer proposals and sampled RoIs; one epoch over each training list, then the validation
+# The detectors' smoke configs (configs/smoke/): ResNet-18 with 16-channel stages, 32-channel FPN and
+# heads, fewer proposals and sampled RoIs; one epoch over each training list, then the validation
 # list is evaluated by the same process (one interpreter start-up per model, not two).
-SMALL_DET=(model.backbone.depth=18 model.backbone.init_cfg=None model.backbone.stem_channels=16
-           model.backbone.base_channels=16 "model.neck.in_channels=[16,32,64,128]" model.neck.out_channels=32
-           model.rpn_head.in_channels=32 model.rpn_head.feat_channels=32
-           model.roi_head.bbox_roi_extractor.out_channels=32 model.roi_head.bbox_head.in_channels=32
-           model.roi_head.bbox_head.fc_out_channels=128 model.train_cfg.rpn.sampler.num=64
-           model.train_cfg.rpn_proposal.nms_pre=500 model.train_cfg.rpn_proposal.max_per_img=100
-           model.train_cfg.rcnn.sampler.num=64 model.test_cfg.rpn.nms_pre=500 model.test_cfg.rpn.max_per_img=50
-           model.test_cfg.rcnn.max_per_img=20 model.test_cfg.rcnn.score_thr=0.01  # a random model scores ~1/classes
-           train_cfg.max_epochs=1 train_dataloader.batch_size=1 train_dataloader.num_workers=0
-           train_dataloader.persistent_workers=False val_dataloader.num_workers=0
-           val_dataloader.persistent_workers=False default_hooks.logger.interval=1)
-SMALL_MASK=(model.roi_head.mask_roi_extractor.out_channels=32 model.roi_head.mask_head.in_channels=32
-            model.roi_head.mask_head.conv_out_channels=32)
 metric_line() { grep -E "$2" "$OUT/logs/$1.log" | tail -n 1 | sed -E 's/^.*(Epoch\(val\))/     \1/' | tr -s ' ' | cut -c1-220 || true; }
 
-step "8/10 instance segmentation: configs/instance/mask-rcnn_r50_fpn_1x_sota.py (ResNet-18 override), 1 epoch on the SOTA instances + COCO bbox / segm on val"
-INSTANCE=configs/instance/mask-rcnn_r50_fpn_1x_sota.py
-# The 1024 x 1024 SOTA patches at half size (the pipelines' Resize steps) keep this step short.
-HALF=(train_dataloader.dataset.pipeline.2.scale_factor=0.5 val_dataloader.dataset.pipeline.1.scale_factor=0.5)
-logged instance "$PY" tools/train.py "$INSTANCE" --work-dir "$OUT/instance" \
-    --cfg-options "${SMALL_DET[@]}" "${SMALL_MASK[@]}" "${HALF[@]}"
+step "8/10 instance segmentation: configs/smoke/mask_rcnn_sota.py (configs/instance/mask-rcnn_r50_fpn_1x_sota.py, ResNet-18), 1 epoch on the SOTA instances + COCO bbox / segm on val"
+INSTANCE=configs/smoke/mask_rcnn_sota.py  # the SOTA patches at half size keep this step short
+logged instance "$PY" tools/train.py "$INSTANCE" --work-dir "$OUT/instance"
 metric_line instance 'Epoch\(val\).*coco/bbox_mAP'
 echo "     checkpoint: $OUT/instance/epoch_1.pth (test it: tools/test.py $INSTANCE CKPT; log: $OUT/logs/instance.log)"
 
-step "9/10 rotated detection: configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py (ResNet-18 override), 1 epoch on the FAST R-Boxes + DOTA mAP on val"
-ROTATED=configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py
-logged rotated "$PY" tools/train.py "$ROTATED" --work-dir "$OUT/rotated" --cfg-options "${SMALL_DET[@]}"
+step "9/10 rotated detection: configs/smoke/oriented_rcnn_fast.py (configs/rotated/oriented-rcnn-le90_r50_fpn_1x_fast.py, ResNet-18), 1 epoch on the FAST R-Boxes + DOTA mAP on val"
+ROTATED=configs/smoke/oriented_rcnn_fast.py
+logged rotated "$PY" tools/train.py "$ROTATED" --work-dir "$OUT/rotated"
 metric_line rotated 'Epoch\(val\).*dota/mAP'
 echo "     checkpoint: $OUT/rotated/epoch_1.pth (log: $OUT/logs/rotated.log)"
 
@@ -131,6 +115,7 @@ cat <<MSG
   test/                     evaluation logs (per-subset mIoU)
   scene/                    scene.tif + boxes.gpkg; labels/ and predicted/: semantic.tif (COG), instances.gpkg,
                             quicklook.png, summary.json
+  samrs/sota/qc/            label QC report: index.html (histograms, worst objects), objects.csv, summary.json
   instance/, rotated/       Mask R-CNN (SOTA instances) and Oriented R-CNN (FAST R-Boxes) checkpoints
   logs/                     the full output of the training and test steps
   overlays/                 $(ls "$OUT/overlays" | head -n1)

@@ -1,6 +1,9 @@
-"""Tiny synthetic segmentation data for tests: random-colour images with painted shapes."""
+"""Tiny synthetic data for tests (random-colour images with painted shapes, SAMRS-like trees), and
+the tests' configs: the shipped smoke configs (configs/smoke/) with the data roots and sizes of a test."""
 import os
 import os.path as osp
+import re
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -36,47 +39,62 @@ def write_image_folder_dataset(root, num_train=4, num_val=2, size=64, num_classe
     return root
 
 
-TINY_QUICKSTART_OVERRIDES = """
-_base_ = [{base!r}]
-crop_size = (64, 64)
-data_root = {data_root!r}
-model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=crop_size),
-    decode_head=dict(channels=16),
-    auxiliary_head=dict(channels=16))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval={ckpt_interval}))
-randomness = dict(seed=0)
-"""
+def write_smoke_config(path, name, repo_root, env=None, options=None, extra_imports=(), extra='', base=None):
+    """Write ``path``: ``configs/smoke/<name>.py`` resolved (its data roots from ``env``, as the
+    tools read them), with ``options`` merged as ``--cfg-options`` would, ``extra_imports`` added to
+    its custom imports and the config text ``extra`` appended to its text (it may redefine a key or
+    use the smoke config's variables; ``options`` are merged after it). ``base`` (under configs/)
+    replaces the config it inherits."""
+    from mmengine.config import Config
+    smoke = osp.join(repo_root, 'configs', 'smoke', name + '.py')
+    with open(smoke) as f:
+        text = f.read()
+    match = re.search(r"^_base_ = \['([^']+)'\]$", text, re.M)
+    parent = osp.join(repo_root, 'configs', base) if base else osp.normpath(osp.join(osp.dirname(smoke), match[1]))
+    source = path[:-len('.py')] + '_smoke.py'
+    with open(source, 'w') as f:
+        f.write(text[:match.start()] + f'_base_ = [{parent!r}]' + text[match.end():] + '\n' + extra)
+    saved = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})
+    try:
+        cfg = Config.fromfile(source)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
+    cfg.merge_from_dict(dict(options or {}))
+    if extra_imports:
+        cfg.custom_imports.imports = list(cfg.custom_imports.imports) + list(extra_imports)
+    # The text unformatted: yapf's passes would cost ~2 s a config (tests/tool_env does the same).
+    with mock.patch('mmengine.config.config.FormatCode', lambda text, **kwargs: (text, False)):
+        cfg.dump(path)
+    return path
+
+
+def _schedule(max_iters, val_interval=None, ckpt_interval=None):
+    """The smoke configs' iteration overrides: constant rate, validation and a checkpoint at the end."""
+    return {'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': val_interval or max_iters,
+            'param_scheduler': [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=max_iters)],
+            'default_hooks.checkpoint.interval': ckpt_interval or max_iters}
+
+
+def _resnet_width(width, aux=True):
+    """Overrides of a UperNet ResNet-18's base channels (``width``) and its heads' inputs."""
+    options = {'model.backbone.stem_channels': width, 'model.backbone.base_channels': width,
+               'model.decode_head.in_channels': [width, 2 * width, 4 * width, 8 * width]}
+    if aux:
+        options['model.auxiliary_head.in_channels'] = 4 * width
+    return options
 
 
 def write_tiny_quickstart_config(path, repo_root, data_root, max_iters=4, ckpt_interval=2):
-    """Write a config inheriting the quickstart UperNet-R18 config, shrunk for CPU tests."""
-    base = osp.join(repo_root, 'configs', 'quickstart',
-                    'upernet_r18_4xb4-20k_image-folder-512x512.py')
-    with open(path, 'w') as f:
-        f.write(TINY_QUICKSTART_OVERRIDES.format(base=base, data_root=data_root,
-                                                 max_iters=max_iters, ckpt_interval=ckpt_interval))
-    return path
+    """configs/smoke/quickstart.py on the image folder ``data_root``."""
+    options = {f'{split}_dataloader.dataset.data_root': data_root for split in ('train', 'val', 'test')}
+    options.update({'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': max_iters,
+                    'default_hooks.checkpoint.interval': ckpt_interval})
+    return write_smoke_config(path, 'quickstart', repo_root, options=options)
 
 
 def write_samrs_like_dataset(root, counts=None, size=64, seed=0, num_val=2):
@@ -119,61 +137,15 @@ def write_samrs_like_dataset(root, counts=None, size=64, seed=0, num_val=2):
     return counts
 
 
-def _tiny_pipeline(subset, index, train):
-    steps = ["dict(type='LoadImageFromFile')", "dict(type='LoadAnnotations')",
-             f"dict(type='TagSubset', subset={subset!r}, subset_index={index})"]
-    if train:
-        steps += ["dict(type='RandomFlip', prob=0.5, direction='horizontal')",
-                  "dict(type='RandomRot90', prob=0.5)"]
-    steps.append('dict(type="PackSegInputs", meta_keys=meta_keys)')
-    return '[' + ', '.join(steps) + ']'
-
-
 def write_tiny_sep_config(path, repo_root, data_root, max_iters=20, batch_size=6,
-                          extra_imports=(), extra='', num_workers=0, ckpt_interval=None, width=64):
-    """Write a config inheriting configs/sep/upernet_r50.py, shrunk to ResNet-18 at 64 px
-    (checkpoint at the end unless ``ckpt_interval`` says otherwise; ``width`` = the ResNet's
-    base channels, 64 as in ResNet-18)."""
-    base = osp.join(repo_root, 'configs', 'sep', 'upernet_r50.py')
-    datasets = {'sota': 'SOTADataset', 'sior': 'SIORDataset', 'fast': 'FASTDataset'}
-    train_sets, val_sets = [], []
-    for index, (subset, dataset_type) in enumerate(datasets.items()):
-        common = (f"type={dataset_type!r}, data_root={osp.join(data_root, subset)!r}, "
-                  "data_prefix=dict(img_path='images', seg_map_path='semantic')")
-        train_sets.append(f"dict({common}, ann_file='train.txt', "
-                          f"pipeline={_tiny_pipeline(subset, index, True)})")
-        val_sets.append(f"dict({common}, ann_file='val.txt', "
-                        f"pipeline={_tiny_pipeline(subset, index, False)})")
-    text = f"""
-_base_ = [{base!r}]
-custom_imports = dict(imports=['samrs_mm'] + {list(extra_imports)!r}, allow_failed_imports=False)
-meta_keys = ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor',
-             'flip', 'flip_direction', 'reduce_zero_label', 'subset', 'subset_index')
-model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=(64, 64)),
-    backbone=dict(depth=18, stem_channels={width}, base_channels={width}),
-    decode_head=dict(in_channels={[width, 2 * width, 4 * width, 8 * width]}, channels=16),
-    auxiliary_head=dict(in_channels={4 * width}, channels=16))
-train_dataloader = dict(
-    batch_size={batch_size}, num_workers={num_workers}, persistent_workers=False,
-    dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map', 'reduce_zero_label'],
-                 datasets=[{', '.join(train_sets)}]))
-val_dataloader = dict(num_workers=0, persistent_workers=False,
-    dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'palette', 'label_map', 'reduce_zero_label'],
-                 datasets=[{', '.join(val_sets)}]))
-test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr=2e-3))
-param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]
-train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval={ckpt_interval or max_iters}, save_best=None))
-randomness = dict(seed=0)
-{extra}
-"""
-    with open(path, 'w') as f:
-        f.write(text)
-    return path
+                          extra_imports=(), extra='', num_workers=0, ckpt_interval=None, width=64,
+                          val_interval=None):
+    """configs/smoke/sep.py on the SAMRS-like tree ``data_root`` (``width`` = the ResNet-18's base
+    channels; checkpoint at the end unless ``ckpt_interval`` says otherwise)."""
+    options = dict(_schedule(max_iters, val_interval, ckpt_interval), **_resnet_width(width))
+    options.update({'train_dataloader.batch_size': batch_size, 'train_dataloader.num_workers': num_workers})
+    return write_smoke_config(path, 'sep', repo_root, env={'SAMRS_DATA_ROOT': data_root}, options=options,
+                              extra_imports=extra_imports, extra=extra)
 
 
 def write_samrs_object_subsets(root, subsets=('sota', 'sior', 'fast'), num_train=2, num_val=1, size=128,
@@ -228,132 +200,25 @@ def write_samrs_object_subsets(root, subsets=('sota', 'sior', 'fast'), num_train
     return names
 
 
-TINY_FINETUNE_OVERRIDES = """
-_base_ = [{base!r}]
-custom_imports = dict(imports=['samrs_mm'] + {extra_imports!r}, allow_failed_imports=False)
-crop_size = (64, 64)
-model = dict(
-    pretrained=None,
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(depth=18, stem_channels={width}, base_channels={width}),
-    decode_head=dict(in_channels={in_channels}, channels=16),
-    auxiliary_head=dict(in_channels={aux_channels}, channels=16),
-    test_cfg=dict(mode='whole'))
-# The fine-tuning augmentations of configs/_base_/datasets/potsdam_512x512.py at 64 px.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=crop_size, ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='RandomRot90', prob=0.75),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(batch_size={batch_size}, num_workers={num_workers}, persistent_workers=False,
-                        dataset=dict(data_root={data_root!r}, pipeline=train_pipeline))
-val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root={data_root!r}))
-test_dataloader = val_dataloader
-param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]
-train_cfg = dict(max_iters={max_iters}, val_interval={max_iters})
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval={ckpt_interval}, save_best=None))
-randomness = dict(seed=0)
-{extra}
-"""
-
-
 def write_tiny_finetune_config(path, repo_root, data_root, max_iters=4, batch_size=2,
                                extra_imports=(), extra='', num_workers=0, ckpt_interval=None,
-                               width=64):
-    """Write a config inheriting the Potsdam UperNet-R50 fine-tuning config, shrunk to
-    ResNet-18 (``width`` base channels) at 64 px (the same augmentations); ``data_root`` in
-    the Potsdam layout (``write_image_folder_dataset(..., num_classes=6)`` writes one)."""
-    base = osp.join(repo_root, 'configs', 'finetune', 'potsdam',
-                    'upernet_r50-imp_8xb1-80k_potsdam-512x512.py')
-    with open(path, 'w') as f:
-        f.write(TINY_FINETUNE_OVERRIDES.format(
-            base=base, data_root=data_root, max_iters=max_iters, batch_size=batch_size,
-            extra_imports=list(extra_imports), extra=extra, num_workers=num_workers,
-            ckpt_interval=ckpt_interval or max_iters, width=width,
-            in_channels=[width, 2 * width, 4 * width, 8 * width], aux_channels=4 * width))
-    return path
-
-
-TINY_MTP_OVERRIDES = """
-_base_ = [{base!r}]
-custom_imports = dict(imports=['samrs_mm'] + {extra_imports!r}, allow_failed_imports=False)
-# MTP's pipelines (configs/_base_/datasets/samrs_mtp.py) at a 64 px crop.
-crop_size = (64, 64)
-meta_keys = ('img_id', 'img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-             'flip_direction', 'subset', 'subset_index')
-load = [dict(type='LoadImageFromFile'),
-        dict(type='mmdet.LoadAnnotations', with_bbox=True, with_mask=True, with_seg=True),
-        dict(type='LoadRotatedBoxes')]
-augment = [
-    dict(type='mmdet.RandomResize', scale=crop_size, ratio_range=(0.5, 2.0), keep_ratio=True,
-         resize_type='mmdet.Resize'),
-    dict(type='mmdet.RandomCrop', crop_size=crop_size, crop_type='absolute', recompute_bbox=True,
-         allow_negative_crop=True),
-    dict(type='mmdet.RandomFlip', prob=0.75, direction=['horizontal', 'vertical', 'diagonal']),
-    dict(type='RandomRot90', prob=0.5),
-    dict(type='mmdet.PhotoMetricDistortion'),
-    dict(type='PackMultiTaskInputs', meta_keys=meta_keys)]
-val_tail = [dict(type='mmdet.Resize', scale=crop_size, keep_ratio=True),
-            dict(type='mmdet.LoadAnnotations', with_bbox=False, with_label=False, with_seg=True),
-            dict(type='LoadRotatedBoxes'),
-            dict(type='PackMultiTaskInputs', meta_keys=meta_keys + ('instances',))]
-kinds = [('sota', 'SOTAMultiTaskDataset'), ('sior', 'SIORMultiTaskDataset'), ('fast', 'FASTMultiTaskDataset')]
-train_sets = [dict(type=kind, data_root={data_root!r} + '/' + name, ann_file='train.txt', serialize_data=False,
-                   pipeline=load + [dict(type='TagSubset', subset=name, subset_index=i)] + augment)
-              for i, (name, kind) in enumerate(kinds)]
-val_sets = [dict(type=kind, data_root={data_root!r} + '/' + name, ann_file='val.txt', test_mode=True,
-                 serialize_data=False,
-                 pipeline=[dict(type='LoadImageFromFile'), dict(type='TagSubset', subset=name, subset_index=i)]
-                 + val_tail)
-            for i, (name, kind) in enumerate(kinds)]
-c = 16
-channels = [{width}, {width2}, {width4}, {width8}]
-detector = dict(neck=dict(in_channels=channels, out_channels=c), rpn_head=dict(in_channels=c, feat_channels=c),
-                train_cfg=dict(rpn=dict(sampler=dict(num=32)), rpn_proposal=dict(nms_pre=100, max_per_img=50),
-                               rcnn=dict(sampler=dict(num=16))),
-                # a random model scores ~1 / classes: a low threshold keeps a few predictions to evaluate
-                test_cfg=dict(rpn=dict(nms_pre=100, max_per_img=20), rcnn=dict(max_per_img=10, score_thr=0.01)))
-model = dict(
-    pretrained=None,
-    backbone=dict(depth=18, stem_channels={width}, base_channels={width}),
-    decode_head=dict(in_channels=channels, channels=c),
-    instance=dict(detector, roi_head=dict(bbox_roi_extractor=dict(out_channels=c),
-                                          bbox_head=dict(in_channels=c, fc_out_channels=32),
-                                          mask_roi_extractor=dict(out_channels=c),
-                                          mask_head=dict(num_convs=1, in_channels=c, conv_out_channels=c))),
-    rotated=dict(detector, roi_head=dict(bbox_roi_extractor=dict(out_channels=c),
-                                         bbox_head=dict(in_channels=c, fc_out_channels=32))))
-train_dataloader = dict(batch_size={batch_size}, num_workers=0, persistent_workers=False,
-                        batch_sampler=dict(mode={mode!r}, subset_weights={subset_weights!r}),
-                        dataset=dict(datasets=train_sets))
-val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(datasets=val_sets))
-test_dataloader = val_dataloader
-param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end={max_iters})]
-train_cfg = dict(max_iters={max_iters}, val_interval={val_interval})
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={max_iters}))
-randomness = dict(seed=0)
-{extra}
-"""
+                               width=64, val_interval=None, base=None, options=None):
+    """configs/smoke/finetune_potsdam.py on ``data_root`` in the Potsdam layout
+    (``write_image_folder_dataset(..., num_classes=6)`` writes one); ``width`` as for SEP; ``base``
+    (under configs/) another Potsdam row (e.g. its ``-sep`` one), ``options`` more overrides."""
+    options = dict(_schedule(max_iters, val_interval, ckpt_interval), **_resnet_width(width), **(options or {}))
+    options.update({'train_dataloader.batch_size': batch_size, 'train_dataloader.num_workers': num_workers})
+    return write_smoke_config(path, 'finetune_potsdam', repo_root, env={'POTSDAM_ROOT': data_root},
+                              options=options, extra_imports=extra_imports, extra=extra, base=base)
 
 
 def write_tiny_mtp_config(path, repo_root, data_root, max_iters=2, batch_size=3, mode='avg',
-                          subset_weights=None, val_interval=None, width=16, extra_imports=(), extra='',
-                          base='mtp/mtp_r50.py'):
-    """Write a config inheriting configs/mtp/mtp_r50.py (or ``base`` under configs/), shrunk to
-    ResNet-18 with ``width`` base channels, 16-channel detection branches and a 64 px crop;
-    ``data_root`` in the SAMRS layout with instance files (``write_samrs_object_subsets``
-    writes one). ``extra`` is appended (it may redefine ``model``)."""
-    base = osp.join(repo_root, 'configs', base)
-    with open(path, 'w') as f:
-        f.write(TINY_MTP_OVERRIDES.format(
-            base=base, data_root=data_root, max_iters=max_iters, batch_size=batch_size, mode=mode,
-            subset_weights=subset_weights, val_interval=val_interval or max_iters, width=width,
-            width2=2 * width, width4=4 * width, width8=8 * width, extra_imports=list(extra_imports),
-            extra=extra))
-    return path
+                          subset_weights=None, val_interval=None, extra_imports=(), extra='', base=None):
+    """configs/smoke/mtp.py on ``data_root`` in the SAMRS layout with instance files
+    (``write_samrs_object_subsets`` writes one); ``base`` (under configs/) replaces
+    configs/mtp/mtp_r50.py, ``extra`` is appended (it may redefine ``model``)."""
+    options = dict(_schedule(max_iters, val_interval))
+    options.update({'train_dataloader.batch_size': batch_size, 'train_dataloader.batch_sampler.mode': mode,
+                    'train_dataloader.batch_sampler.subset_weights': subset_weights})
+    return write_smoke_config(path, 'mtp', repo_root, env={'SAMRS_DATA_ROOT': data_root}, options=options,
+                              extra_imports=extra_imports, extra=extra, base=base)

@@ -1,6 +1,6 @@
 """MultiTaskEncoderDecoder: one backbone pass, per-task / per-subset losses, gradients (issue 12).
 
-A tiny model (configs/mtp/mtp_r50.py shrunk by tests.toy_data.write_tiny_mtp_config: ResNet-18
+A tiny model (configs/smoke/mtp.py, configs/mtp/mtp_r50.py shrunk: ResNet-18
 with 16 base channels, 16-channel branches) on one 64 px sample of each SAMRS subset made by
 the annotate runner; the full-size configs are only built.
 """

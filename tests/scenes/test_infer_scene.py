@@ -48,8 +48,19 @@ def segmentor(files):
     return _load(*files['seg'])
 
 
+# Two classes whose logits are this close: which one wins depends on the float rounding of the kernels that
+# ran (batch size, thread count, CPU), not on the code under test.
+TIE = 1e-4
+
+
+def _top2_margin(logits):
+    top = logits.topk(2, dim=0).values
+    return (top[0] - top[1]).numpy()
+
+
 def mmseg_slide(model, rgb, valid=None):
-    """mmseg's own: the whole image through the data preprocessor, ``slide_inference``, ``postprocess_result``."""
+    """mmseg's own: the whole image through the data preprocessor, ``slide_inference``, ``postprocess_result``.
+    Returns the class map and each pixel's margin between its two best logits."""
     tensor = torch.from_numpy(np.ascontiguousarray(rgb[..., ::-1].transpose(2, 0, 1)))
     inputs = model.model.data_preprocessor(dict(inputs=[tensor]), False)['inputs']
     height, width = rgb.shape[:2]
@@ -61,7 +72,16 @@ def mmseg_slide(model, rgb, valid=None):
     label = model.model.postprocess_result(logits)[0].pred_sem_seg.data[0].numpy().astype(np.uint8)
     if valid is not None:
         label[~valid] = 255
-    return label
+    return label, _top2_margin(logits[0])
+
+
+def assert_same_class_map(label, reference):
+    """``label`` is mmseg's class map ``reference`` (label, margin) at every pixel where the two best
+    classes do not tie within ``TIE`` (there the scene's batched windows may round the other way)."""
+    expected, margin = reference
+    assert label.shape == expected.shape
+    wrong = (label != expected) & (margin >= TIE)
+    assert not wrong.any(), f'{int(wrong.sum())} pixels differ from mmseg, e.g. at {np.argwhere(wrong)[:3].tolist()}'
 
 
 def _infer(model, image, out, **scene):
@@ -88,7 +108,7 @@ def test_a_segmentor_equals_mmseg_slide_inference_of_the_whole_scene(files, segm
     finally:
         model.model.test_cfg = ConfigDict(model.model.test_cfg, crop_size=(64, 64), stride=(40, 40))
     assert crs == 'EPSG:32616' and layout == 'COG'
-    assert np.array_equal(label, reference)
+    assert_same_class_map(label, reference)
     assert sum(summary['semantic']['pixels'].values()) == 300 * 230
 
 
@@ -101,7 +121,7 @@ def test_a_16_bit_scene_with_nodata_is_stretched_as_the_whole_image_and_nodata_s
     with rasterio.open(files['u16']) as ds:
         valid = ds.read(1) != 0
     label, _, _ = _semantic(tmp_path / 'out')
-    assert np.array_equal(label, mmseg_slide(segmentor, load_image(files['u16']), valid))
+    assert_same_class_map(label, mmseg_slide(segmentor, load_image(files['u16']), valid))
     assert (label[:50, :70] == 255).all()
 
 
@@ -116,7 +136,7 @@ def test_sep_needs_a_subset_and_then_equals_slide_inference_of_that_head(files, 
     summary = _infer(model, files['rgb'], tmp_path / 'out')
     assert summary['subset'] == 'fast' and summary['classes']['semantic'] == list(SAMRS_CLASS_LISTS['fast'])
     label, _, _ = _semantic(tmp_path / 'out')
-    assert np.array_equal(label, mmseg_slide(model, load_image(files['rgb'])))
+    assert_same_class_map(label, mmseg_slide(model, load_image(files['rgb'])))
     assert label.max() < 37
 
 
@@ -145,11 +165,13 @@ def test_stops_resumes_and_ranks_give_the_same_class_map(files, segmentor, tmp_p
     assert np.array_equal(_semantic(tmp_path / 'out')[0], reference)
     with open(tmp_path / 'out' / 'summary.json') as f, open(tmp_path / 'ref' / 'summary.json') as g:
         assert json.load(f) == json.load(g)
-    # Two ranks: contiguous blocks of strips; rank 1's first strip recomputes the window rows above it.
+    # Two ranks: contiguous blocks of strips; rank 1's first strip recomputes the window rows above it
+    # (in other batches than the one process did: equal up to ties, as mmseg's).
     for rank in (1, 0):
         SceneInference(segmentor, files['rgb'], str(tmp_path / 'ranks'), {}, rank=rank, world_size=2,
                        barrier=lambda: None, run_id='r', progress=False, log=lambda *a: None).run()
-    assert np.array_equal(_semantic(tmp_path / 'ranks')[0], reference)
+    from samrs_mm.sources.image_io import load_image
+    assert_same_class_map(_semantic(tmp_path / 'ranks')[0], mmseg_slide(segmentor, load_image(files['rgb'])))
 
 
 def test_an_unreadable_block_fails_its_strips_by_name_and_the_rerun_completes(files, segmentor, tmp_path, capsys):
@@ -172,7 +194,7 @@ def test_an_unreadable_block_fails_its_strips_by_name_and_the_rerun_completes(fi
     shutil.copyfile(files['rgb'], broken)
     assert main([config, checkpoint, broken, '--out-dir', out, '--no-progress']) == 0
     from samrs_mm.sources.image_io import load_image
-    assert np.array_equal(_semantic(out)[0], mmseg_slide(segmentor, load_image(files['rgb'])))
+    assert_same_class_map(_semantic(out)[0], mmseg_slide(segmentor, load_image(files['rgb'])))
 
 
 def test_a_full_disk_stops_with_status_3_and_bad_options_are_one_line(files, small_disk, tmp_path, capsys):
@@ -247,11 +269,12 @@ def test_mtp_runs_its_three_branches_and_its_semantic_branch_equals_slide_infere
     assert summary['complete'] and summary['tasks'] == ['semantic', 'instance', 'rotated']
     assert sorted(summary['outputs']) == ['instances.gpkg', 'quicklook.png', 'rotated.gpkg', 'semantic.tif']
     model.model.test_cfg = ConfigDict(model.model.test_cfg, crop_size=(64, 64), stride=(40, 40))
-    assert np.array_equal(_semantic(tmp_path / 'out')[0], mmseg_slide_mtp(model, load_image(image)))
+    assert_same_class_map(_semantic(tmp_path / 'out')[0], mmseg_slide_mtp(model, load_image(image)))
 
 
 def mmseg_slide_mtp(model, rgb):
-    """MTP's semantic branch through mmseg's ``slide_inference`` (its labels: background 0 -> 255)."""
+    """MTP's semantic branch through mmseg's ``slide_inference`` (its labels: background 0 -> 255), and the
+    top-2 logit margins as :func:`mmseg_slide`."""
     tensor = torch.from_numpy(np.ascontiguousarray(rgb[..., ::-1].transpose(2, 0, 1)))
     inputs = model.model.data_preprocessor(dict(inputs=[tensor]), False)['inputs']
     height, width = rgb.shape[:2]
@@ -261,7 +284,7 @@ def mmseg_slide_mtp(model, rgb):
     label = logits[0].argmax(dim=0)
     if model.background:
         label = torch.where(label == 0, torch.full_like(label, 255), label - 1)
-    return label.numpy().astype(np.uint8)
+    return label.numpy().astype(np.uint8), _top2_margin(logits[0])
 
 
 def test_two_torchrun_ranks_write_what_one_process_writes(files, segmentor, tmp_path):
@@ -272,4 +295,4 @@ def test_two_torchrun_ranks_write_what_one_process_writes(files, segmentor, tmp_
                      free_port(), 'tools/infer_scene.py', config, checkpoint, files['rgb'], '--out-dir', out,
                      '--launcher', 'pytorch', '--no-progress'], env=dict(OMP_NUM_THREADS='1'), timeout=300)
     assert 'tasks semantic | slide windows' in proc.stdout
-    assert np.array_equal(_semantic(out)[0], mmseg_slide(segmentor, load_image(files['rgb'])))
+    assert_same_class_map(_semantic(out)[0], mmseg_slide(segmentor, load_image(files['rgb'])))

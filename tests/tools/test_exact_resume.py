@@ -46,7 +46,6 @@ from tests.toy_data import (
 MAX_ITERS, KILL_AFTER = 8, 5
 PROBE = """
 custom_hooks = [dict(type='StreamRecorderHook'), dict(type='KillAfterIterHook')]
-train_cfg = dict(max_iters=8, val_interval=3)
 """
 # The 2-rank SEP set is the one of the former DDP sampler test: global batch 10 of
 # 12 SOTA / 8 SIOR / 20 FAST = 3 + 2 + 5, so 4 iterations are exactly one pass of all 40.
@@ -58,7 +57,7 @@ CHAINS = [('sep', 2), ('finetune', 2), ('sep', 1), ('finetune', 1)]
 
 def _config(root, kind, world_size):
     path = osp.join(root, f'{kind}_{world_size}.py')
-    common = dict(max_iters=MAX_ITERS, extra_imports=['tests.resume_probe'], extra=PROBE,
+    common = dict(max_iters=MAX_ITERS, val_interval=3, extra_imports=['tests.resume_probe'], extra=PROBE,
                   num_workers=2 if world_size == 1 else 1, ckpt_interval=2, width=16)
     if kind == 'sep':
         data = osp.join(root, f'samrs_{world_size}')

@@ -1,7 +1,7 @@
 """Multi-task pre-training through the stock tools (issue 12 evidence).
 
 On SAMRS subsets labelled here by the annotate runner (two training and one validation image
-per subset), with configs/mtp/mtp_r50.py shrunk (tests.toy_data.write_tiny_mtp_config):
+per subset), with configs/mtp/mtp_r50.py shrunk (configs/smoke/mtp.py):
 
 * ``tools/train.py`` trains 2 iterations and validates every task per subset, ``tools/test.py``
   tests the checkpoint with the same numbers (both in this process, as ``runpy`` runs them);

@@ -18,17 +18,9 @@ from samrs_mm.models.backbones.pretrained import load_pretrained_weights
 from tests.conftest import REPO_ROOT, free_port, run_tool
 
 MAE_CONFIG = osp.join(REPO_ROOT, 'configs', 'mae', 'mae_vit-base-p16_8xb256-coslr-1600e_samrs-384x384.py')
-# The tiny override of docs/finetune.md ("CPU smoke run of the MAE config"): a 4-layer,
-# 32-wide ViT and a 1-block decoder; one epoch of the crops below is 2 iterations per process.
-TINY_OVERRIDE = """_base_ = {config!r}
-model = dict(
-    backbone=dict(arch=dict(_delete_=True, embed_dims=32, num_layers=4, num_heads=2,
-                            feedforward_channels=128)),
-    neck=dict(embed_dim=32, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2))
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False)
-train_cfg = dict(max_epochs=1)
-default_hooks = dict(logger=dict(interval=1))
-"""
+# The shipped smoke config: a 4-layer, 32-wide ViT and a 1-block decoder; one epoch of the crops
+# below is 2 iterations per process.
+SMOKE_CONFIG = osp.join(REPO_ROOT, 'configs', 'smoke', 'mae.py')
 # The matching ViT + RVSA: the same 4 layers (mlp ratio 4), global attention in layer 2.
 TINY_RVSA = dict(type='ViTRVSA', embed_dims=32, num_layers=4, num_heads=2, out_indices=(0, 1, 2, 3))
 RVSA_OWN = ('offset_head.weight', 'offset_head.bias', 'scale_head.weight', 'scale_head.bias',
@@ -63,10 +55,8 @@ def mae_run(tmp_path_factory):
     # 3 x 3 windows of 32 at stride 25 -> 9 crops; 2 processes x batch 2 -> 2 iterations each
     run_tool(['tools/dataset_converters/samrs_mae.py', str(root / 'samrs' / 'sota'), '-o',
               str(root / 'crops'), '--crop-size', '32', '--stride', '25', '--nproc', '1'])
-    config = root / 'tiny_mae.py'
-    config.write_text(TINY_OVERRIDE.format(config=MAE_CONFIG))
     work_dir = root / 'work'
-    proc = run_tool(['tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir)],
+    proc = run_tool(['tools/dist_train.sh', SMOKE_CONFIG, '2', '--work-dir', str(work_dir)],
                     env={'SAMRS_MAE_DATA_ROOT': str(root / 'crops'), 'PORT': free_port(),
                          'OMP_NUM_THREADS': '1'})
     return dict(root=root, work_dir=work_dir, log=proc.stdout + proc.stderr,
