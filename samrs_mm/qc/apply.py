@@ -22,9 +22,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from ..annotate.outputs import encode_gray_png, paint_order
-from ..fileio import atomic_open, atomic_write
-from ..structures.mask_quality import QUALITY_FIELDS
+from ..annotate.outputs import AtomicFiles, encode_gray_png, merge_annotations, paint_order
+from ..fileio import atomic_write
 
 __all__ = ['APPLY_MODES', 'FilteredWriter', 'paint_windows']
 
@@ -101,40 +100,10 @@ class FilteredWriter:
         self.stems.append(image.stem)
 
     def write_coco(self) -> str:
-        """``annotations.json`` of the written instance files, streamed (ids as the annotate tool numbers them)."""
+        """``annotations.json`` of the written instance files (the annotate tool's merge, streamed)."""
         path = osp.join(self.out_dir, 'annotations.json')
-        compact = dict(separators=(',', ':'), ensure_ascii=False)
-        cat = {name: i + 1 for i, name in enumerate(self.classes)}
-        ann_path = path + '.anns'
-        n_ann = 0
-        with atomic_open(path, 'w', self.tmp_dir, encoding='utf-8') as f, open(ann_path, 'w+', encoding='utf-8') as fa:
-            f.write('{"info":' + json.dumps(dict(description='samrs_mm SAM labels, label QC applied',
-                                                 version='1.0'), **compact))
-            categories = [dict(id=i, name=n) for n, i in cat.items()]
-            f.write(',"licenses":[],"categories":' + json.dumps(categories, **compact))
-            f.write(',"images":[')
-            for image_id, stem in enumerate(self.stems, start=1):
-                with open(osp.join(self.out_dir, 'instances', stem + '.json'), encoding='utf-8') as g:
-                    data = json.load(g)
-                image = data['image']
-                entry = dict(id=image_id, file_name=image['file_name'], width=image['width'], height=image['height'])
-                f.write((',' if image_id > 1 else '') + json.dumps(entry, **compact))
-                for obj in data['objects']:
-                    if obj['area'] == 0:
-                        continue
-                    n_ann += 1
-                    ignored = int(bool(obj.get('ignore')))
-                    ann = dict(id=n_ann, image_id=image_id, category_id=cat[obj['class_name']],
-                               segmentation=obj['segmentation'], area=obj['area'], bbox=obj['bbox'], iscrowd=ignored,
-                               score=obj.get('score'), hbox=obj.get('hbox'), rbox=obj.get('rbox'),
-                               prompt=obj.get('prompt'))
-                    ann.update({k: obj[k] for k in QUALITY_FIELDS + ('qc_reasons',) if k in obj})
-                    fa.write((',' if n_ann > 1 else '') + json.dumps(ann, **compact))
-            f.write('],"annotations":[')
-            fa.seek(0)
-            shutil.copyfileobj(fa, f)
-            f.write(']}\n')
-        os.remove(ann_path)
+        merge_annotations(self.out_dir, self.stems, self.classes, path, AtomicFiles(self.tmp_dir),
+                          description='samrs_mm SAM labels, label QC applied')
         with contextlib.suppress(OSError):  # left only when empty: nothing half-written remains
             os.rmdir(self.tmp_dir)
         return path

@@ -60,22 +60,16 @@ RECORD_VERSION = 1
 
 def scene_section(cfg: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
     """The config's ``scene`` section over ``defaults``; unknown keys are refused, naming the valid ones."""
-    given = dict(cfg.get('scene') or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise SceneInputError(f'unknown scene config key(s) {unknown}; valid keys: {", ".join(defaults)}')
-    merged = dict(defaults)
-    merged.update(given)
-    return merged
+    return _section(cfg, 'scene', defaults)
 
 
 def _section(cfg: Dict[str, Any], key: str, defaults: Dict[str, Any]) -> Dict[str, Any]:
-    """An annotate config section over its defaults; unknown keys refused (a misspelt key would be ignored)."""
-    given = dict(cfg.get(key) or {})
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise SceneInputError(f'unknown {key} config key(s) {unknown}; valid keys: {", ".join(defaults)}')
-    return dict(defaults, **given)
+    """A config section over its defaults, by the annotate runner's rule (a misspelt key is refused)."""
+    from ..annotate.runner.config import AnnotateConfigError, with_defaults
+    try:
+        return with_defaults(cfg, key, defaults)
+    except AnnotateConfigError as exc:
+        raise SceneInputError(str(exc)) from None
 
 
 def _check_scene(scene: Dict[str, Any]) -> None:

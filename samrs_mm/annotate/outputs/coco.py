@@ -13,6 +13,8 @@ from .writer import TMP_DIR_NAME, AtomicFiles, read_instances
 
 __all__ = ['merge_annotations']
 
+EXTRA_FIELDS = QUALITY_FIELDS + ('qc_reasons',)
+
 
 def merge_annotations(work_dir: str, stems: Iterable[str], classes: Sequence[str], out_path: str,
                       files: Optional[AtomicFiles] = None, description: str = 'samrs_mm SAM labels') -> Dict[str, Any]:
@@ -53,11 +55,15 @@ def merge_annotations(work_dir: str, stems: Iterable[str], classes: Sequence[str
                     raise ValueError(f'{stem}: class {obj["class_name"]!r} is not in the class list')
                 n_anns += 1
                 class_counts[obj['class_name']] += 1
+                # An object label QC kept but marked ``ignore`` is a crowd region: mmdet's COCO
+                # datasets keep it as an ignored box instead of training on it.
                 ann = dict(id=n_anns, image_id=image_id, category_id=name_to_id[obj['class_name']],
-                           segmentation=obj['segmentation'], area=obj['area'], bbox=obj['bbox'], iscrowd=0,
-                           score=obj['score'], hbox=obj['hbox'], rbox=obj['rbox'], prompt=obj['prompt'])
-                # The quality signals, where the instance file has them (files of format 1 do not).
-                ann.update({key: obj[key] for key in QUALITY_FIELDS if key in obj})
+                           segmentation=obj['segmentation'], area=obj['area'], bbox=obj['bbox'],
+                           iscrowd=int(bool(obj.get('ignore'))), score=obj['score'], hbox=obj['hbox'],
+                           rbox=obj['rbox'], prompt=obj['prompt'])
+                # The quality signals where the instance file has them (files of format 1 do not),
+                # and label QC's reasons in its filtered copies.
+                ann.update({key: obj[key] for key in EXTRA_FIELDS if key in obj})
                 fa.write((',' if n_anns > 1 else '') + json.dumps(ann, **compact))
         f.write('],"annotations":[')
         fa.seek(0)
