@@ -49,7 +49,7 @@ for config in sota_dotav2-1024_hbox sior_dior_hbox fast_fair1m2-600_rhbox; do
 done
 
 step "3/10 label QC of the SOTA labels: quality signals per object, flags, report pages (docs/label_qc.md)"
-"$PY" tools/label_qc.py "$OUT/samrs/sota" --no-progress 2>/dev/null | tail -n 1 | sed 's/^/     /'
+"$PY" tools/label_qc.py "$OUT/samrs/sota" 2>/dev/null | tail -n 1 | sed 's/^/     /'
 
 step "4/10 train/val split lists (25% validation: the demo sets are tiny)"
 "$PY" tools/make_splits.py "$OUT/samrs/sota" "$OUT/samrs/sior" "$OUT/samrs/fast" --val-ratio 0.25

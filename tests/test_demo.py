@@ -24,6 +24,15 @@ def test_demo_chain_runs_offline(tmp_path, repo_root):
     # 4 DOTA patches, 4 DIOR images, 6 FAIR1M patches (demo/make_demo_data.py, fixed seed)
     assert [len(os.listdir(osp.join(out, 'samrs', s, 'semantic'))) for s in ('sota', 'sior', 'fast')] == [4, 4, 6]
     assert osp.isfile(osp.join(out, 'sep', 'iter_2.pth'))
+    # Label QC of the SOTA labels: one line; the box baseline's masks are their boxes, so the
+    # box-filling rule flags them (the report says what SAM labels would be judged by).
+    with open(osp.join(out, 'samrs', 'sota', 'annotations.json')) as f:
+        sota_objects = len(json.load(f)['annotations'])
+    qc_dir = osp.join(out, 'samrs', 'sota', 'qc')
+    assert f'[label_qc] 4 images, {sota_objects} objects, ' in log and 'box_filled' in log
+    assert f'report: {osp.join(qc_dir, "index.html")}' in log
+    with open(osp.join(qc_dir, 'summary.json')) as f:
+        assert json.load(f)['objects'] == sota_objects
     # Mask R-CNN on the SOTA instances, Oriented R-CNN on the FAST R-Boxes: one epoch, evaluated.
     assert osp.isfile(osp.join(out, 'instance', 'epoch_1.pth')) and osp.isfile(osp.join(out, 'rotated', 'epoch_1.pth'))
     assert 'coco/segm_mAP' in log and 'dota/mAP' in log
