@@ -40,7 +40,7 @@ from .errors import (
 from .lock import WorkDirBusy, WorkDirLock
 from .options import ConfigOptionsAction, OptionError, ToolArgumentParser, print_error
 from .owner import run_as_owner
-from .ranks import LAUNCHERS, setup_ranks, take_folder
+from .ranks import LAUNCHERS, setup_ranks, take_folder, wait_for_ranks
 from .signals import RunInterrupted, interrupted_stop, stop_on_signals
 from .workers import die_with_parent, init_worker, stop_worker_processes
 
@@ -50,4 +50,4 @@ __all__ = ['EXIT_OK', 'EXIT_FAILED', 'EXIT_USAGE', 'EXIT_STORAGE', 'describe_exi
            'WorkDirLock', 'WorkDirBusy', 'RunInterrupted', 'interrupted_stop', 'stop_on_signals',
            'stop_record', 'storage_stop',
            'init_worker', 'die_with_parent', 'stop_worker_processes', 'run_as_owner', 'LAUNCHERS', 'setup_ranks',
-           'take_folder']
+           'take_folder', 'wait_for_ranks']

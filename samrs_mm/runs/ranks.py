@@ -14,10 +14,11 @@ import subprocess
 import uuid
 from typing import Callable, Optional, Tuple
 
-from .errors import EXIT_STORAGE, EXIT_USAGE, StorageError
+from .errors import EXIT_FAILED, EXIT_STORAGE, EXIT_USAGE, StorageError, stop_record
 from .lock import WorkDirBusy, WorkDirLock
+from .signals import RunInterrupted, interrupted_stop
 
-__all__ = ['LAUNCHERS', 'setup_ranks', 'take_folder']
+__all__ = ['LAUNCHERS', 'setup_ranks', 'take_folder', 'wait_for_ranks']
 
 LAUNCHERS = ('none', 'pytorch', 'slurm')
 
@@ -67,3 +68,16 @@ def take_folder(folder: str, rank: int, share) -> Tuple[Optional[WorkDirLock], s
             lock, outcome['problem'] = None, (EXIT_STORAGE, str(exc))
     outcome = share(outcome)
     return lock, outcome['run_id'], outcome['problem']
+
+
+def wait_for_ranks(barrier: Callable[[], None]) -> Optional[dict]:
+    """Wait at ``barrier`` for every rank; a stop record when the wait was interrupted (a signal)
+    or another rank is gone (gloo raises when a peer's connection closes), else None."""
+    try:
+        barrier()
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        return interrupted_stop(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the backend raises for a lost peer
+        return stop_record('rank_lost', f'another process of this run ended early ({type(exc).__name__}: {exc})',
+                           EXIT_FAILED)
+    return None

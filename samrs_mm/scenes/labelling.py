@@ -167,16 +167,10 @@ class SceneLabeller(SceneLabelOutputs, SceneRun):
 
     # ---- setup ------------------------------------------------------------------------------
     def _build_engine(self):
-        import os
-
-        import torch
-
         from ..annotate.engine import build_engine
-        cfg = dict(self.engine_cfg)
-        if self.world_size > 1 and str(cfg.get('device', 'cpu')) in ('cuda', 'auto') and torch.cuda.is_available():
-            cfg['device'] = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'  # one GPU per rank
+        from ..annotate.runner.config import rank_engine_config
         try:
-            return build_engine(cfg)
+            return build_engine(rank_engine_config(self.engine_cfg, self.world_size))
         except (ValueError, FileNotFoundError) as exc:
             raise SceneInputError(f'engine config: {exc}') from None
 

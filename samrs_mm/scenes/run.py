@@ -42,8 +42,8 @@ from ..runs import (
     StorageError,
     as_storage_error,
     interrupted_stop,
-    stop_record,
     storage_stop,
+    wait_for_ranks,
 )
 
 __all__ = ['UnitOutcome', 'SceneRun', 'TMP_DIR_NAME']
@@ -172,7 +172,7 @@ class SceneRun:
         except StorageError as exc:
             stop = stop or storage_stop(exc)
         if stop is None:
-            stop = self._wait_for_ranks()
+            stop = wait_for_ranks(self.barrier)
         if stop is not None:
             return self._finish_stopped(outcomes, stop)
         summary: Dict[str, Any] = {}
@@ -182,20 +182,11 @@ class SceneRun:
                 summary = self._complete_summary(everything)
             except StorageError as exc:
                 stop = storage_stop(exc)
-        self._wait_for_ranks()
+        wait_for_ranks(self.barrier)
         if stop is not None:
             return self._finish_stopped(outcomes, stop)
         return summary if self.rank == 0 else self._counts(outcomes)
 
-    def _wait_for_ranks(self) -> Optional[dict]:
-        try:
-            self.barrier()
-        except (RunInterrupted, KeyboardInterrupt) as exc:
-            return interrupted_stop(exc)
-        except Exception as exc:  # noqa: BLE001 - gloo raises when a peer's connection closes
-            return stop_record('rank_lost', f'another process of this run ended early ({type(exc).__name__}: {exc})',
-                               EXIT_FAILED)
-        return None
 
     def _gather(self) -> List[UnitOutcome]:
         outcomes: List[UnitOutcome] = []

@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ['RUNNER_DEFAULTS', 'WRITER_DEFAULTS', 'BATCH_SIZE_DIR', 'FINGERPRINT_ENGINE_KEYS', 'AnnotateConfigError',
            'plain', 'settings_fingerprint', 'sam_weights_problem', 'config_problem', 'with_defaults',
-           'check_top_level', 'check_runner_values', 'engine_settings']
+           'check_top_level', 'check_runner_values', 'engine_settings', 'rank_engine_config']
 
 RUNNER_DEFAULTS: Dict[str, Any] = dict(
     num_workers=2,          # DataLoader processes that parse annotations and decode images
@@ -175,3 +175,13 @@ def check_runner_values(cfg: Dict[str, Any]) -> None:
 def engine_settings(engine_cfg: dict) -> dict:
     """The engine settings summary.json records: the fingerprint's keys the config sets."""
     return plain({k: engine_cfg.get(k) for k in FINGERPRINT_ENGINE_KEYS if k in engine_cfg})
+
+
+def rank_engine_config(engine_cfg: dict, world_size: int) -> dict:
+    """The engine config one rank builds: a GPU per rank (``LOCAL_RANK``, as torchrun / Slurm
+    assign them) when a multi-rank run asks for CUDA; ``type`` dropped."""
+    import torch
+    cfg = {k: v for k, v in engine_cfg.items() if k != 'type'}
+    if world_size > 1 and str(cfg.get('device', 'cpu')) in ('cuda', 'auto') and torch.cuda.is_available():
+        cfg['device'] = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+    return cfg

@@ -13,15 +13,12 @@ import time
 import uuid
 from typing import List, Optional
 
-import torch
-
 from ...runs import (
-    EXIT_FAILED,
     RunInterrupted,
     as_storage_error,
     interrupted_stop,
-    stop_record,
     storage_stop,
+    wait_for_ranks,
 )
 from ..outputs import TMP_DIR_NAME, AtomicFiles, LabelWriter
 from .config import (
@@ -31,6 +28,7 @@ from .config import (
     check_runner_values,
     check_top_level,
     plain,
+    rank_engine_config,
     settings_fingerprint,
     with_defaults,
 )
@@ -117,13 +115,8 @@ class AnnotateRunner:
 
     def _build_engine(self):
         from ..engine import EngineConfigError, build_engine
-        cfg = dict(self.engine_cfg)
-        cfg.pop('type', None)
-        if self.world_size > 1 and str(cfg.get('device', 'cpu')) in ('cuda', 'auto') and torch.cuda.is_available():
-            # One GPU per rank, as torchrun / Slurm assign them.
-            cfg['device'] = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
         try:
-            return build_engine(cfg)
+            return build_engine(rank_engine_config(self.engine_cfg, self.world_size))
         except (EngineConfigError, ValueError, FileNotFoundError) as exc:
             raise AnnotateConfigError(f'engine config: {exc}') from None
 
@@ -176,7 +169,7 @@ class AnnotateRunner:
                 raise
             stop = stop or storage_stop(storage)
         if stop is None:
-            stop = self._wait_for_ranks()
+            stop = wait_for_ranks(self.barrier)
         if stop is not None:
             return self._finish_stopped(outcomes, stop, seconds, files)
         summary = None
@@ -188,23 +181,13 @@ class AnnotateRunner:
                 if storage is None:
                     raise
                 stop = storage_stop(storage)
-        self._wait_for_ranks()
+        wait_for_ranks(self.barrier)
         if stop is not None:
             return self._finish_stopped(outcomes, stop, seconds, files)
         if self.rank != 0:
             summary = RunSummary.of_outcomes(outcomes, seconds, self.work_dir)
         return summary
 
-    def _wait_for_ranks(self) -> Optional[dict]:
-        """The barrier; a stop record when it was interrupted or another rank is gone."""
-        try:
-            self.barrier()
-        except (RunInterrupted, KeyboardInterrupt) as exc:
-            return interrupted_stop(exc)
-        except Exception as exc:  # noqa: BLE001 - gloo raises when a peer's connection closes
-            return stop_record('rank_lost', f'another process of this run ended early ({type(exc).__name__}: '
-                                f'{exc})', EXIT_FAILED)
-        return None
 
     def _merge(self, files: AtomicFiles) -> RunSummary:
         outcomes, seconds, per_rank = self.accounts.read_all(len(self.source))
